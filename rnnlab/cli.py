@@ -8,7 +8,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from rnnlab import SOLUTION_DIR
+from rnnlab import SOLUTION_DIR, grade, release
 
 
 def import_lab(impl_dir: Path):
@@ -84,12 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
-    for module in ("rnnlab.release", "rnnlab.grade"):
-        try:
-            importlib.import_module(module).add_parser(sub)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    release.add_parser(sub)
+    grade.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

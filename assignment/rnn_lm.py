@@ -1,0 +1,381 @@
+"""Vanishing gradients: vanilla RNN vs LSTM language models.
+
+The one file you edit in this lab. It holds
+
+* given code: the vocabulary, the windowed dataset, the training loop;
+* your tasks, each marked ``TODO (Task N)``:
+
+  1. ``VanillaRNNLM``: an embedding, an ``nn.RNNCell`` unrolled over time, a decoder.
+  2. ``LSTMLM``: the same language model around a fused ``nn.LSTM``.
+  3. ``lm_loss``: next-token cross-entropy that ignores padding.
+  4. ``evaluate``: token-weighted loss and perplexity.
+  5. ``l2_grad_norm_recurrent``: the norm of the recurrent weights' gradient.
+  6. ``gradient_through_time``: how much gradient reaches k steps back.
+
+Shapes: B batch, T time steps, E embedding size, H hidden size, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+
+
+# ----------------------------------------------------------------------------
+# Given: vocabulary and data
+# ----------------------------------------------------------------------------
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased whitespace tokens."""
+    return text.lower().split()
+
+
+def build_vocab(texts: Iterable[str], max_tokens: int = 20000) -> tuple[dict[str, int], list[str]]:
+    """Build the vocabulary of the most frequent tokens.
+
+    Inputs:
+    - texts: iterable of strings (one document each).
+    - max_tokens: size cap of the vocabulary, the two special tokens included.
+
+    Returns:
+    - stoi: dict token -> id, with ``<pad>`` = 0 and ``<unk>`` = 1.
+    - itos: list id -> token; ``len(itos) == len(stoi)``.
+
+    Tokens are ordered by frequency, ties alphabetically. A literal ``<unk>``
+    or ``<pad>`` in the text (WikiText marks rare words with ``<unk>``) is the
+    special token itself, never a second entry.
+    """
+    if max_tokens < 2:
+        raise ValueError(f"max_tokens must be at least 2 (for {PAD} and {UNK}), got {max_tokens}")
+    counts = Counter(tok for text in texts for tok in tokenize(text))
+    for special in (PAD, UNK):
+        counts.pop(special, None)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    itos = [PAD, UNK] + [tok for tok, _ in ranked[: max_tokens - 2]]
+    stoi = {tok: i for i, tok in enumerate(itos)}
+    return stoi, itos
+
+
+def encode(text: str, stoi: dict[str, int]) -> list[int]:
+    """Token ids of ``text``; unknown tokens map to ``<unk>``."""
+    unk = stoi[UNK]
+    return [stoi.get(tok, unk) for tok in tokenize(text)]
+
+
+def encode_corpus(texts: Iterable[str], stoi: dict[str, int]) -> list[int]:
+    """One id stream for many documents (empty lines contribute nothing)."""
+    return [i for text in texts for i in encode(text, stoi)]
+
+
+class LMDataset(Dataset):
+    """Next-token windows over one id stream.
+
+    Window ``j`` starts at ``j * stride``: ``x = ids[s : s+T]``, ``y = ids[s+1 : s+T+1]``.
+
+    The default stride is ``seq_len``: windows do not overlap, so an epoch
+    sees every token once and evaluation scores every token once. (Stride 1,
+    a window at every offset, makes an epoch ``seq_len`` times longer and
+    scores each token up to ``seq_len`` times, for no new information.)
+    With ``pad_last=True`` the tail that does not fill a whole window becomes
+    one more window padded with ``pad_id``; those targets are ignored by the
+    loss, so every token is still scored exactly once.
+    """
+
+    def __init__(self, ids: Sequence[int], seq_len: int = 30, stride: int | None = None,
+                 pad_id: int = PAD_ID, pad_last: bool = True):
+        if seq_len < 1:
+            raise ValueError(f"seq_len must be positive, got {seq_len}")
+        self.ids = torch.as_tensor(list(ids), dtype=torch.long)
+        self.seq_len = seq_len
+        self.stride = seq_len if stride is None else stride
+        if self.stride < 1:
+            raise ValueError(f"stride must be positive, got {self.stride}")
+        n_pred = len(self.ids) - 1  # number of (input, target) pairs in the stream
+        if n_pred < 1:
+            raise ValueError("the id stream needs at least two tokens to make one window")
+        full = 0 if n_pred < seq_len else (n_pred - seq_len) // self.stride + 1
+        covered = (full - 1) * self.stride + seq_len if full else 0
+        self.n_windows = full + (1 if pad_last and covered < n_pred else 0)
+        self.pad_id = pad_id
+
+    def __len__(self) -> int:
+        return self.n_windows
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= j < self.n_windows:
+            raise IndexError(j)
+        s = j * self.stride
+        chunk = self.ids[s : s + self.seq_len + 1]
+        if len(chunk) < self.seq_len + 1:  # the padded last window
+            chunk = F.pad(chunk, (0, self.seq_len + 1 - len(chunk)), value=self.pad_id)
+        return chunk[:-1], chunk[1:]
+
+
+# ----------------------------------------------------------------------------
+# Task 1: vanilla RNN language model
+# ----------------------------------------------------------------------------
+
+class VanillaRNNLM(nn.Module):
+    """Embedding -> tanh RNN cell unrolled over time -> linear decoder.
+
+    Attributes (the autograder reads them by name):
+    - emb: ``nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)``
+    - rnn_cell: ``nn.RNNCell(emb_dim, hidden_dim, nonlinearity="tanh")``
+    - fc: ``nn.Linear(hidden_dim, vocab_size)``
+    - hidden_dim: int
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int = 128, hidden_dim: int = 256, pad_idx: int = PAD_ID):
+        super().__init__()
+        # TODO: create self.emb, self.rnn_cell, self.fc and self.hidden_dim as described above.
+        raise NotImplementedError("Task 1: implement VanillaRNNLM.__init__")
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the RNN over a batch of token ids.
+
+        Inputs:
+        - x: (B, T) int64 token ids.
+        - h0: (B, H) initial hidden state, or None for zeros.
+
+        Returns:
+        - logits: (B, T, V) unnormalised scores for the next token at every step.
+        - h_T: (B, H) hidden state after the last step (pass it back as h0 to
+          continue the sequence).
+        """
+        # TODO: embed x, loop over t calling self.rnn_cell(e[:, t], h), stack the hidden
+        # states into (B, T, H) and decode them with self.fc.
+        raise NotImplementedError("Task 1: implement VanillaRNNLM.forward")
+
+
+# ----------------------------------------------------------------------------
+# Task 2: LSTM language model
+# ----------------------------------------------------------------------------
+
+class LSTMLM(nn.Module):
+    """Embedding -> one-layer ``nn.LSTM`` (batch_first) -> linear decoder.
+
+    Attributes:
+    - emb: ``nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)``
+    - lstm: ``nn.LSTM(emb_dim, hidden_dim, batch_first=True)``
+    - fc: ``nn.Linear(hidden_dim, vocab_size)``
+    - hidden_dim: int
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int = 128, hidden_dim: int = 256, pad_idx: int = PAD_ID):
+        super().__init__()
+        # TODO: create self.emb, self.lstm (batch_first!), self.fc and self.hidden_dim.
+        raise NotImplementedError("Task 2: implement LSTMLM.__init__")
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Run the LSTM over a batch of token ids.
+
+        Inputs:
+        - x: (B, T) int64 token ids.
+        - state: ``(h_0, c_0)``, each (1, B, H), or None for zeros.
+
+        Returns:
+        - logits: (B, T, V) unnormalised next-token scores at every step.
+        - (h_n, c_n): each (1, B, H), the state after the last step.
+        """
+        # TODO: embed x, run self.lstm with the given state, decode every step with self.fc.
+        raise NotImplementedError("Task 2: implement LSTMLM.forward")
+
+
+def set_forget_gate_bias(lstm: nn.LSTM, value: float = 1.0) -> None:
+    """Given: make an LSTM's forget gates start open (Jozefowicz et al., 2015).
+
+    PyTorch orders the gates input, forget, cell, output, so the forget gate is
+    the second quarter of each bias vector. The two biases are summed inside
+    the cell, so we put ``value`` in one and zero in the other.
+    """
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            getattr(lstm, f"bias_ih_l{layer}")[H : 2 * H].fill_(value)
+            getattr(lstm, f"bias_hh_l{layer}")[H : 2 * H].zero_()
+
+
+# ----------------------------------------------------------------------------
+# Task 3: language-model loss
+# ----------------------------------------------------------------------------
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = PAD_ID,
+            reduction: str = "mean") -> torch.Tensor:
+    """Next-token cross-entropy that ignores padded targets.
+
+    Inputs:
+    - logits: (B, T, V) unnormalised scores.
+    - targets: (B, T) int64 token ids; positions equal to ``ignore_index`` are
+      padding and contribute nothing.
+    - reduction: ``"mean"`` (average over non-pad targets) or ``"sum"``.
+
+    Returns:
+    - a scalar tensor.
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    # TODO: flatten logits to (B*T, V) and targets to (B*T,) and use F.cross_entropy
+    # with ignore_index and reduction.
+    raise NotImplementedError("Task 3: implement lm_loss")
+
+
+# ----------------------------------------------------------------------------
+# Task 4: evaluation
+# ----------------------------------------------------------------------------
+
+def evaluate(model: nn.Module, data_loader: Iterable, pad_id: int = PAD_ID) -> tuple[float, float]:
+    """Token-weighted loss and perplexity of a model over a data set.
+
+    Inputs:
+    - model: a language model whose ``forward(x)`` returns ``(logits, state)``.
+    - data_loader: iterable of ``(x, y)`` batches, each (B, T) int64; batches
+      may differ in size and in how many targets are padding.
+    - pad_id: targets equal to it are ignored.
+
+    Returns:
+    - mean_loss: total loss over all non-pad targets divided by their number.
+    - perplexity: ``exp(mean_loss)``.
+
+    Builds no autograd graph and leaves the parameters, their gradients and
+    the model's train/eval mode as they were.
+    """
+    # TODO: in eval mode and without gradients, add up lm_loss(..., reduction="sum") and the
+    # number of non-pad targets over all batches; restore the model's mode at the end.
+    raise NotImplementedError("Task 4: implement evaluate")
+
+
+# ----------------------------------------------------------------------------
+# Task 5: gradient tracking
+# ----------------------------------------------------------------------------
+
+def l2_grad_norm_recurrent(model: nn.Module) -> float:
+    """L2 norm of the gradients of the recurrent weights.
+
+    Inputs:
+    - model: a module after ``loss.backward()``.
+
+    Returns:
+    - sqrt of the sum of squared gradient entries over every parameter whose
+      name contains ``weight_hh`` and that has a gradient; 0.0 if none has.
+    """
+    # TODO: loop over model.named_parameters(), keep "weight_hh" parameters with a .grad,
+    # add up the squared entries and return the square root as a float.
+    raise NotImplementedError("Task 5: implement l2_grad_norm_recurrent")
+
+
+# ----------------------------------------------------------------------------
+# Task 6: gradient through time
+# ----------------------------------------------------------------------------
+
+def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                          pad_id: int = PAD_ID) -> torch.Tensor:
+    """How much of the last step's gradient reaches each earlier input.
+
+    Let ``L_T`` be the loss of the last time step only (``lm_loss`` on
+    ``logits[:, -1:]`` and ``y[:, -1:]``) and ``e_t = model.emb(x)[:, t]`` the
+    embedding that enters the recurrence at step t. This returns
+    ``g[k] = || dL_T / d e_{T-1-k} ||`` (the L2 norm over batch and
+    embedding), for k = 0 .. T-1: the gradient that travels k steps back.
+
+    It works for any model with an ``emb`` submodule, fused ``nn.LSTM`` too,
+    because it differentiates with respect to the embedding output.
+
+    Inputs:
+    - model: a language model with an ``emb`` attribute.
+    - x, y: (B, T) int64 inputs and targets.
+
+    Returns:
+    - g: (T,) float tensor, ``g[0]`` the last step's own input.
+
+    Leaves the parameters' ``.grad`` untouched.
+    """
+    # TODO: capture the embedding output with a forward hook on model.emb, compute L_T,
+    # take torch.autograd.grad of L_T with respect to it and reduce to norms, k = 0 first.
+    raise NotImplementedError("Task 6: implement gradient_through_time")
+
+
+# ----------------------------------------------------------------------------
+# Given: training
+# ----------------------------------------------------------------------------
+
+def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLoader | None = None,
+                epochs: int = 2, lr: float = 3e-3, clip: float | None = 1.0, eval_every: int = 0,
+                max_steps: int | None = None, bf16: bool = False, progress: bool = True,
+                name: str = "model", callback=None) -> dict:
+    """The shared training loop: Adam, next-token loss, gradient clipping.
+
+    Every step logs the loss, its perplexity and ``l2_grad_norm_recurrent``
+    (measured before clipping, so it is the gradient the loss produced).
+    Validation runs every ``eval_every`` steps (0: never) and after every epoch.
+    Each batch starts from a zero state: the windows are shuffled, so the state
+    at the end of one window says nothing about the next one.
+
+    Returns a history dict: ``step_loss``, ``step_ppl``, ``step_grad_norm``
+    (lists, one entry a step) and ``valid`` (list of dicts step/epoch/loss/ppl).
+    """
+    from tqdm.auto import tqdm  # given code only: the tasks above need no extra package
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = {"step_loss": [], "step_ppl": [], "step_grad_norm": [], "valid": []}
+    total = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
+    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, leave=False)
+
+    def validate(step: int, epoch: float) -> None:
+        if valid_loader is None:
+            return
+        loss, ppl = evaluate(model, valid_loader)
+        history["valid"].append({"step": step, "epoch": epoch, "loss": loss, "ppl": ppl})
+        bar.set_postfix(valid_ppl=f"{ppl:.1f}")
+
+    step = 0
+    model.train()
+    for epoch in range(epochs):
+        for x, y in train_loader:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits, _ = model(x)
+            loss = lm_loss(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = l2_grad_norm_recurrent(model)
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            step += 1
+            history["step_loss"].append(loss.item())
+            history["step_ppl"].append(math.exp(min(loss.item(), 50.0)))
+            history["step_grad_norm"].append(grad_norm)
+            bar.update(1)
+            if callback is not None:
+                callback(step, model)
+            if eval_every and step % eval_every == 0:
+                validate(step, step / len(train_loader))
+            if step == total:
+                break
+        if not (eval_every and step % eval_every == 0):
+            validate(step, step / len(train_loader))
+        if step == total:
+            break
+    bar.close()
+    return history
+
+
+def train_rnn(model: VanillaRNNLM, train_loader: DataLoader, valid_loader: DataLoader | None = None,
+              **kwargs) -> dict:
+    """Train a ``VanillaRNNLM`` with the shared loop (see ``train_model``)."""
+    return train_model(model, train_loader, valid_loader, name="rnn", **kwargs)
+
+
+def train_lstm(model: LSTMLM, train_loader: DataLoader, valid_loader: DataLoader | None = None,
+               **kwargs) -> dict:
+    """Train an ``LSTMLM`` with the shared loop (see ``train_model``)."""
+    return train_model(model, train_loader, valid_loader, name="lstm", **kwargs)

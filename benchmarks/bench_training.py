@@ -1,0 +1,154 @@
+"""Benchmark: the original notebook's pipeline against ours, on the same WikiText-2 text.
+
+    .venv/bin/python benchmarks/bench_training.py [--data ../shared/data/wikitext-2] [--original-steps 400]
+
+One process, same data (test.txt's first 2000 lines as training text, valid.txt's first
+500 as validation), vocabulary cap 15000, seq 30, batch 64, emb 128, hidden 256.
+
+The original pipeline (reconstructed): a window at every offset (stride 1), the RNN's
+decoder applied inside the time loop, validation over stride-1 windows, RNN lr 1e-3 and
+the LSTM at half of it. Ours: non-overlapping windows, the decoder applied once, lr 1e-3
+(RNN) and 3e-3 (LSTM).
+
+For each model it trains the original for --original-steps, measures its validation
+perplexity (with our token-weighted evaluator over non-overlapping windows, so both sides
+are scored on the same quantity), then trains ours until it reaches that perplexity,
+checking every --check-every steps. Printed: seconds per training step, seconds per
+validation pass, wall time to reach the target, and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "solution"))
+import lab_support  # noqa: E402
+import rnn_lm  # noqa: E402
+
+
+class OriginalRNNLM(rnn_lm.VanillaRNNLM):
+    """The original notebook's RNN: the decoder runs inside the time loop, once per step."""
+
+    def forward(self, x, h0=None):
+        B, T = x.shape
+        e = self.emb(x)
+        h = e.new_zeros(B, self.hidden_dim) if h0 is None else h0
+        logits = []
+        for t in range(T):
+            h = self.rnn_cell(e[:, t], h)
+            logits.append(self.fc(h))
+        return torch.stack(logits, dim=1), h
+
+
+def build(name: str, vocab: int, original: bool) -> nn.Module:
+    torch.manual_seed(0)
+    if name == "rnn":
+        return (OriginalRNNLM if original else rnn_lm.VanillaRNNLM)(vocab, 128, 256)
+    return rnn_lm.LSTMLM(vocab, 128, 256)
+
+
+def steps_forever(loader: DataLoader):
+    while True:
+        yield from loader
+
+
+def train_steps(model, batches, optimizer, n: int, bf16: bool) -> float:
+    """Run n training steps; return the seconds they took."""
+    model.train()
+    start = time.perf_counter()
+    for _ in range(n):
+        x, y = next(batches)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, _ = model(x)
+        loss = rnn_lm.lm_loss(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def timed_eval(model, loader) -> tuple[float, float]:
+    start = time.perf_counter()
+    _, ppl = rnn_lm.evaluate(model, loader)
+    return ppl, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "wikitext-2"))
+    ap.add_argument("--original-steps", type=int, default=400)
+    ap.add_argument("--check-every", type=int, default=10)
+    ap.add_argument("--max-steps", type=int, default=1500, help="give up on ours after this many steps")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for our training steps")
+    ap.add_argument("--models", default="rnn,lstm")
+    ap.add_argument("--lr-rnn", type=float, default=1e-3, help="our RNN's learning rate")
+    ap.add_argument("--lr-lstm", type=float, default=3e-3, help="our LSTM's learning rate")
+    args = ap.parse_args()
+
+    torch.set_num_threads(2)
+    train_texts, valid_texts = lab_support.load_folder(args.data, 2000, 500)
+    stoi, itos = rnn_lm.build_vocab(train_texts, max_tokens=15000)
+    train_ids, valid_ids = rnn_lm.encode_corpus(train_texts, stoi), rnn_lm.encode_corpus(valid_texts, stoi)
+    V = len(itos)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    orig_train = DataLoader(rnn_lm.LMDataset(train_ids, 30, stride=1, pad_last=False), 64, shuffle=True, generator=gen())
+    orig_valid = DataLoader(rnn_lm.LMDataset(valid_ids, 30, stride=1, pad_last=False), 64)
+    our_train = DataLoader(rnn_lm.LMDataset(train_ids, 30), 64, shuffle=True, generator=gen())
+    our_valid = DataLoader(rnn_lm.LMDataset(valid_ids, 30), 256)
+    print(f"data: {len(train_ids)} train / {len(valid_ids)} valid tokens, vocabulary {V}; "
+          f"an epoch is {len(orig_train)} steps (original) vs {len(our_train)} (ours)")
+    lrs = {"rnn": (1e-3, args.lr_rnn), "lstm": (5e-4, args.lr_lstm)}  # (original, ours)
+
+    rows = []
+    for name in args.models.split(","):
+        orig_lr, our_lr = lrs[name]
+        model = build(name, V, original=True)
+        opt = torch.optim.Adam(model.parameters(), lr=orig_lr)
+        orig_train_s = train_steps(model, steps_forever(orig_train), opt, args.original_steps, bf16=False)
+        target, _ = timed_eval(model, our_valid)
+        orig_stride1_ppl, orig_eval_s = timed_eval(model, orig_valid)
+        print(f"[{name}] original: {args.original_steps} steps in {orig_train_s:.1f}s, valid ppl {target:.1f} "
+              f"(stride-1 evaluation: {orig_stride1_ppl:.1f} in {orig_eval_s:.1f}s)", flush=True)
+
+        model = build(name, V, original=False)
+        opt = torch.optim.Adam(model.parameters(), lr=our_lr)
+        batches = steps_forever(our_train)
+        our_train_s = our_eval_total = 0.0
+        steps, reached, ppl = 0, False, math.inf
+        while steps < args.max_steps:
+            our_train_s += train_steps(model, batches, opt, args.check_every, bf16=args.bf16)
+            steps += args.check_every
+            ppl, eval_s = timed_eval(model, our_valid)
+            our_eval_total += eval_s
+            if ppl <= target:
+                reached = True
+                break
+        _, our_eval_s = timed_eval(model, our_valid)
+        print(f"[{name}] ours: {'reached' if reached else 'did NOT reach'} ppl {target:.1f} after {steps} steps "
+              f"({ppl:.1f}); {our_train_s:.1f}s training + {our_eval_total:.1f}s of checks", flush=True)
+        rows.append((name, args.original_steps, orig_train_s, orig_eval_s, target, steps, our_train_s,
+                     our_eval_total, our_eval_s, reached))
+
+    print("\nmodel  s/step orig  s/step ours  ratio  s/valid orig  s/valid ours  ratio  "
+          "to target orig  ours(train)  ours(+checks)  ratio(train)  ratio(+checks)")
+    for name, on, ot, oe, target, sn, st, se, se1, reached in rows:
+        flag = "" if reached else "  (target not reached)"
+        print(f"{name:5}  {ot / on:11.3f}  {st / sn:11.3f}  {ot / on / (st / sn):5.1f}  {oe:12.1f}  {se1:12.2f}  "
+              f"{oe / se1:5.0f}  {ot:14.1f}  {st:11.1f}  {st + se:13.1f}  {ot / st:12.1f}  {ot / (st + se):14.1f}{flag}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak_mb:.0f} MB (bf16 autocast: {args.bf16})")
+
+
+if __name__ == "__main__":
+    main()

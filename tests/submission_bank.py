@@ -1,0 +1,105 @@
+"""Submissions for testing the autograder, made by editing the reference solution.
+
+Each variant is a list of (old, new) edits applied to solution/rnn_lm.py; every edit must
+apply, so a variant cannot silently become the solution when the solution changes.
+``BUGGY`` variants must lose points on their task (and only there); ``CORRECT`` ones must
+get full marks. ``HOSTILE`` submissions attack the grader itself.
+"""
+
+from pathlib import Path
+
+SOLUTION = (Path(__file__).resolve().parent.parent / "solution" / "rnn_lm.py").read_text()
+
+
+def apply_edits(edits) -> str:
+    src = SOLUTION
+    for old, new in edits:
+        assert src.count(old) >= 1, f"edit does not apply any more: {old!r}"
+        src = src.replace(old, new, 1)
+    return src
+
+
+RNN_STEP = "            h = self.rnn_cell(e[:, t], h)  # (B, H)\n"
+RNN_H0 = "        h = e.new_zeros(B, self.hidden_dim) if h0 is None else h0  # (B, H)\n"
+RNN_RETURN = "        return self.fc(hs), h  # decode all steps at once: (B, T, V)\n"
+RNN_EMB = "        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n        self.rnn_cell"
+LOSS_CALL = """    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1),
+                           ignore_index=ignore_index, reduction=reduction)"""
+EVAL_ACC = """            total_loss += lm_loss(logits, y, ignore_index=pad_id, reduction="sum").item()
+            total_tokens += int((y != pad_id).sum())"""
+NORM_ACC = "            total += p.grad.detach().double().pow(2).sum().item()\n    return math.sqrt(total)"
+LSTM_RUN = "        out, (h_n, c_n) = self.lstm(self.emb(x), state)  # out: (B, T, H)\n"
+LSTM_RETURN = "        return self.fc(out), (h_n, c_n)  # (B, T, V)\n"
+GTT_GRAD = "    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)\n"
+
+# name -> (task that must lose points, edits)
+BUGGY = {
+    "rnn_hidden_reset_every_step": (1, [(RNN_STEP, "            h = self.rnn_cell(e[:, t])\n")]),
+    "rnn_h0_ignored": (1, [(RNN_H0, "        h = e.new_zeros(B, self.hidden_dim)\n")]),
+    "rnn_relu_cell": (1, [('nonlinearity="tanh"', 'nonlinearity="relu"')]),
+    "rnn_returns_log_probs": (1, [(RNN_RETURN, "        return F.log_softmax(self.fc(hs), dim=-1), h\n")]),
+    "rnn_returns_first_state": (1, [(RNN_RETURN, "        return self.fc(hs), states[0]\n")]),
+    "rnn_no_padding_idx": (1, [(RNN_EMB, "        self.emb = nn.Embedding(vocab_size, emb_dim)\n        self.rnn_cell")]),
+    "rnn_time_batch_mixed": (1, [("        hs = torch.stack(states, dim=1)  # (B, T, H)\n",
+                                  "        hs = torch.stack(states, dim=0).reshape(B, T, -1)\n")]),
+    "lstm_not_batch_first": (2, [("nn.LSTM(emb_dim, hidden_dim, batch_first=True)", "nn.LSTM(emb_dim, hidden_dim)")]),
+    "lstm_decodes_last_step_only": (2, [(LSTM_RETURN, "        return self.fc(out[:, -1]).unsqueeze(1).expand(-1, x.size(1), -1), (h_n, c_n)\n")]),
+    "lstm_state_ignored": (2, [(LSTM_RUN, "        out, (h_n, c_n) = self.lstm(self.emb(x))\n")]),
+    "lstm_softmax_output": (2, [(LSTM_RETURN, "        return torch.softmax(self.fc(out), dim=-1), (h_n, c_n)\n")]),
+    "loss_no_pad_mask": (3, [(LOSS_CALL, "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction)")]),
+    "loss_always_sum": (3, [(LOSS_CALL, LOSS_CALL.replace("reduction=reduction", 'reduction="sum"'))]),
+    "loss_time_batch_mixed": (3, [(LOSS_CALL, LOSS_CALL.replace("logits.reshape(-1, V)", "logits.transpose(0, 1).reshape(-1, V)"))]),
+    "loss_softmax_twice": (3, [(LOSS_CALL, LOSS_CALL.replace("logits.reshape(-1, V)", "F.softmax(logits, dim=-1).reshape(-1, V)"))]),
+    "loss_mean_counts_pads": (3, [(LOSS_CALL, """    total = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=ignore_index, reduction="sum")
+    return total if reduction == "sum" else total / targets.numel()""")]),
+    "eval_mean_of_batch_means": (4, [(EVAL_ACC, """            total_loss += lm_loss(logits, y, ignore_index=pad_id).item()
+            total_tokens += 1""")]),
+    "eval_counts_pad_tokens": (4, [("            total_tokens += int((y != pad_id).sum())", "            total_tokens += y.numel()")]),
+    "eval_base2_perplexity": (4, [("    return mean_loss, math.exp(mean_loss)", "    return mean_loss, 2 ** mean_loss")]),
+    "eval_builds_graph": (4, [("    with torch.no_grad():\n        for x, y in data_loader:", "    if True:\n        for x, y in data_loader:")]),
+    "eval_leaves_eval_mode": (4, [("    model.train(was_training)\n", "")]),
+    "norm_of_weights_not_grads": (5, [(NORM_ACC, NORM_ACC.replace("p.grad.detach()", "p.detach()"))]),
+    "norm_sum_of_norms": (5, [(NORM_ACC, "            total += p.grad.norm().item()\n    return total")]),
+    "norm_all_parameters": (5, [('        if "weight_hh" in name and p.grad is not None:', "        if p.grad is not None:")]),
+    "gtt_reversed": (6, [("    return norms.flip(0)  # k = T-1-t", "    return norms")]),
+    "gtt_loss_of_all_steps": (6, [("lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)", "lm_loss(logits, y, ignore_index=pad_id)")]),
+    "gtt_leaves_param_grads": (6, [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward()\n    grad_e = e.grad\n")]),
+}
+
+CORRECT = {
+    "parameters_created_in_another_order": [(
+        "        self.hidden_dim = hidden_dim\n        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n"
+        "        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim, nonlinearity=\"tanh\")\n"
+        "        self.fc = nn.Linear(hidden_dim, vocab_size)\n",
+        "        self.fc = nn.Linear(hidden_dim, vocab_size)\n        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim)\n"
+        "        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n        self.hidden_dim = hidden_dim\n")],
+    "decoder_applied_every_step": [
+        (RNN_STEP, "            h = self.rnn_cell(e[:, t], h)  # (B, H)\n            logits_t.append(self.fc(h))\n"),
+        ("        states = []\n", "        states, logits_t = [], []\n"),
+        (RNN_RETURN, "        return torch.stack(logits_t, dim=1), h\n")],
+    "loss_log_softmax_nll": [(LOSS_CALL, """    logp = F.log_softmax(logits, dim=-1).reshape(-1, V)
+    return F.nll_loss(logp, targets.reshape(-1), ignore_index=ignore_index, reduction=reduction)""")],
+    "eval_mean_times_count": [(EVAL_ACC, """            n = int((y != pad_id).sum())
+            if n:
+                total_loss += lm_loss(logits, y, ignore_index=pad_id).item() * n
+            total_tokens += n""")],
+    "norm_via_cat": [(NORM_ACC, """            total += 0.0
+    grads = [p.grad.flatten() for n, p in model.named_parameters() if "weight_hh" in n and p.grad is not None]
+    return float(torch.cat(grads).norm()) if grads else 0.0""")],
+    "gtt_backward_with_inputs": [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward(inputs=[e])\n    grad_e = e.grad\n")],
+    "lstm_state_unpacked": [(LSTM_RUN, "        out, hc = self.lstm(self.emb(x), state)\n        h_n, c_n = hc\n")],
+}
+
+HOSTILE = {
+    # name -> (source, what the grade must show)
+    "syntax_error": ("def broken(:\n    pass\n" + SOLUTION, "syntax error"),
+    "crash_at_import": ("raise RuntimeError('boom')\n" + SOLUTION, "crashed while loading"),
+    "sys_exit_at_import": ("import sys\nsys.exit(0)\n" + SOLUTION, "sys.exit"),
+    "os_exit_at_import": ("import os\nos._exit(3)\n" + SOLUTION, "exited before grading finished"),
+    "endless_loop": ("while True:\n    pass\n" + SOLUTION, "timed out"),
+    "runaway_memory": ("blocks = [bytearray(2**30) for _ in range(64)]\n" + SOLUTION, "MemoryError"),
+    "patches_allclose": (SOLUTION + "\ntorch.allclose = lambda *a, **k: True\n", "replaced library functions: torch.allclose"),
+    "patches_builtins_and_numpy": (SOLUTION + "\nimport builtins, numpy\nbuiltins.abs = lambda x: 0\nnumpy.allclose = lambda *a, **k: True\n",
+                                   "builtins.abs"),
+}
+LOUD_SOLUTION = "for _i in range(300000):\n    print('spam' * 10, _i)\n" + SOLUTION  # megabytes of output, still 100%

@@ -1,0 +1,118 @@
+"""`rnnlab grade` on a mixed class, and `otter run` with the generated autograder zip."""
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnlab.autograder_build import build_autograder_zip
+from rnnlab.tasks import TASKS, TOTAL_POINTS
+from submission_bank import BUGGY, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits
+
+REPO = Path(__file__).resolve().parent.parent
+RNNLAB = [sys.executable, "-m", "rnnlab.cli"]
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    (folder / "good.py").write_text(SOLUTION)
+    (folder / "loud.py").write_text(LOUD_SOLUTION)
+    (folder / "untouched.py").write_text((REPO / "assignment" / "rnn_lm.py").read_text())
+    (folder / "buggy_loss.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
+    for name, (source, _) in HOSTILE.items():
+        (folder / f"{name}.py").write_text(source)
+    out = tmp_path_factory.mktemp("grades")
+    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout", "45",
+                           "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "final_grades.csv") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    return folder, out, rows
+
+
+def test_one_row_per_submission_with_otter_columns(graded_class):
+    folder, out, rows = graded_class
+    assert set(rows) == {p.name for p in folder.iterdir()}
+    with open(out / "final_grades.csv") as f:
+        header = next(csv.reader(f))
+    assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status"]
+    assert (out / "score_distribution.png").stat().st_size > 5000
+
+
+def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
+    _, _, rows = graded_class
+    assert float(rows["good.py"]["total_points_earned"]) == TOTAL_POINTS
+    assert float(rows["loud.py"]["total_points_earned"]) == TOTAL_POINTS  # megabytes of printing, still graded
+
+
+def test_untouched_stubs_and_buggy_code(graded_class):
+    _, out, rows = graded_class
+    assert float(rows["untouched.py"]["total_points_earned"]) == 0
+    assert "untouched stubs" in rows["untouched.py"]["grading_status"]
+    buggy = rows["buggy_loss.py"]
+    assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
+    feedback = (out / "buggy_loss" / "feedback.txt").read_text()
+    assert "[FAIL] lm_loss" in feedback and "Falsifying example" in feedback
+    results = json.loads((out / "buggy_loss" / "results.json").read_text())
+    assert results["score"] == float(buggy["total_points_earned"])
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_submission_gets_no_points_and_a_status(graded_class, name):
+    _, _, rows = graded_class
+    row = rows[f"{name}.py"]
+    expected = HOSTILE[name][1]
+    assert expected in row["grading_status"], row["grading_status"]
+    assert float(row["total_points_earned"]) == 0, row
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    proc = subprocess.run([*RNNLAB, "grade", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    return build_autograder_zip(tmp_path_factory.mktemp("zip") / "autograder.zip")
+
+
+def otter_scores(zip_path: Path, submission_source: str, workdir: Path) -> dict:
+    sub = workdir / "rnn_lm.py"
+    sub.write_text(submission_source)
+    otter = Path(sys.executable).parent / "otter"
+    proc = subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(workdir), str(sub)],
+                          capture_output=True, text=True, cwd=workdir, timeout=600)
+    results = json.loads((workdir / "results.json").read_text())
+    per_task = {t.key: 0.0 for t in TASKS}
+    for test in results["tests"]:
+        per_task[re.match(r"task\d", test["name"])[0]] += test["score"]
+    return per_task
+
+
+@pytest.mark.parametrize("source_name", ["solution", "loss_no_pad_mask", "eval_base2_perplexity", "patches_allclose"])
+def test_otter_run_gives_the_same_scores(autograder_zip, graded_class, tmp_path, source_name):
+    source = {"solution": SOLUTION, "patches_allclose": HOSTILE["patches_allclose"][0]}.get(source_name)
+    source = source or apply_edits(BUGGY[source_name][1])
+    ours = subprocess.run([*RNNLAB, "grade", "--out", str(tmp_path / "ours"), "--no-progress",
+                           str(_write(tmp_path / "mine.py", source))], capture_output=True, text=True, cwd=REPO)
+    assert ours.returncode == 0, ours.stderr
+    with open(tmp_path / "ours" / "final_grades.csv") as f:
+        row = next(csv.DictReader(f))
+    work = tmp_path / "otter"
+    work.mkdir()
+    theirs = otter_scores(autograder_zip, source, work)
+    for t in TASKS:
+        assert float(row[t.key]) == pytest.approx(theirs[t.key], abs=1e-3), (t.key, row, theirs)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

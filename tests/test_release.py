@@ -1,0 +1,149 @@
+"""`rnnlab release`: the student release is generated from solution/, deterministic, in sync, leak-free."""
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnlab import release
+from rnnlab.tasks import TASKS
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENT = REPO / "assignment"
+
+
+def test_committed_release_is_in_sync_with_solution():
+    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "release", "--check"], capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_generation_is_deterministic():
+    assert release.generate() == release.generate()
+
+
+def test_check_names_stale_missing_and_extra_files(tmp_path):
+    target = tmp_path / "release"
+    files = release.generate()
+    release.write_release(files, target)
+    assert release.stale_files(files, target) == []
+    (target / "rnn_lm.py").write_text("# edited\n")
+    (target / "README.md").unlink()
+    (target / "leftover.py").write_text("")
+    assert release.stale_files(files, target) == ["README.md", "leftover.py", "rnn_lm.py"]
+    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "release", "--check", "--target", str(target)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 1 and "rnn_lm.py" in proc.stderr and "leftover.py" in proc.stderr
+    release.write_release(files, target)
+    assert release.stale_files(files, target) == []
+
+
+def test_stubbing_keeps_signature_docstring_and_hint():
+    src = '''def f(a, b=1):
+    """Doc."""
+    x = 0
+    # BEGIN SOLUTION Task 9: implement f
+    # TODO: add them.
+    # (second hint line)
+    return a + b
+    # END SOLUTION
+'''
+    out = release.stub_solution_regions(src)
+    assert out == '''def f(a, b=1):
+    """Doc."""
+    x = 0
+    # TODO: add them.
+    # (second hint line)
+    raise NotImplementedError("Task 9: implement f")
+'''
+
+
+@pytest.mark.parametrize("bad", [
+    "# BEGIN SOLUTION Task 1: x\npass\n",
+    "pass\n# END SOLUTION\n",
+    "# BEGIN SOLUTION Task 1: x\n# BEGIN SOLUTION Task 2: y\n# END SOLUTION\n",
+])
+def test_malformed_markers_are_reported_with_line(bad):
+    with pytest.raises(release.ReleaseError, match=r"<source>:\d+"):
+        release.stub_solution_regions(bad)
+
+
+def test_every_task_has_a_region_and_stub():
+    labels = release.solution_region_labels((REPO / "solution" / "rnn_lm.py").read_text())
+    assert {int(re.match(r"Task (\d+)", label)[1]) for label in labels} == {t.number for t in TASKS}
+    stub = (ASSIGNMENT / "rnn_lm.py").read_text()
+    for label in labels:
+        assert f'raise NotImplementedError("{label}")' in stub
+
+
+def test_no_solution_code_or_hidden_check_leaks():
+    solution = (REPO / "solution" / "rnn_lm.py").read_text()
+    region_lines, given_lines = set(), set()
+    inside = False
+    for line in solution.splitlines():
+        if release.BEGIN.match(line):
+            inside = True
+        elif release.END.match(line):
+            inside = False
+        elif not line.strip().startswith("#") and len(line.strip()) > 12:
+            (region_lines if inside else given_lines).add(line.strip())
+    for given in ("lab_support.py", "public_tests.py"):
+        given_lines.update(line.strip() for line in (REPO / "solution" / given).read_text().splitlines())
+    region_lines -= given_lines  # only lines that exist in the solution regions alone
+    assert len(region_lines) > 20
+    released = {p: p.read_text() for p in ASSIGNMENT.rglob("*") if p.is_file()}
+    for path, text in released.items():
+        for line in region_lines:
+            assert line not in text, f"solution line {line!r} leaked into {path}"
+        assert "BEGIN SOLUTION" not in text and "BEGIN ANSWER" not in text, path
+        for hidden in ("hidden_checks", "TrustedRNN", "ref_rnn", "VANISHING_MARGIN", "assert_untampered"):
+            assert hidden not in text, f"{hidden} (hidden-check code) leaked into {path}"
+    notebook = released[ASSIGNMENT / "lab.ipynb"]
+    assert "spectral radius" not in notebook  # a phrase of the solution's discussion answers
+    assert not (ASSIGNMENT / "autograder").exists()
+
+
+def test_points_are_defined_once():
+    workflow = (ASSIGNMENT / ".github" / "workflows" / "classroom.yml").read_text()
+    for t in TASKS:
+        assert f"id: {t.key}\n" in workflow and f"-m {t.key}\n" in workflow
+    assert [int(p) for p in re.findall(r"max-score: (\d+)", workflow)] == [t.points for t in TASKS]
+    readme = (ASSIGNMENT / "README.md").read_text()
+    assert all(f"| {t.number} | `{t.title}` | {t.points} |" in readme for t in TASKS)
+
+
+def test_workflow_is_valid_github_actions(tmp_path):
+    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert check, "check-jsonschema is a dev dependency"
+    proc = subprocess.run([check, "--builtin-schema", "vendor.github-workflows",
+                           str(ASSIGNMENT / ".github" / "workflows" / "classroom.yml")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_skeleton_imports_and_every_stub_names_its_task(tmp_path):
+    code = f'''
+import sys; sys.path.insert(0, {str(ASSIGNMENT)!r})
+import torch, rnn_lm
+calls = {{
+    "Task 1": lambda: rnn_lm.VanillaRNNLM(5),
+    "Task 2": lambda: rnn_lm.LSTMLM(5),
+    "Task 3": lambda: rnn_lm.lm_loss(torch.zeros(1, 2, 5), torch.ones(1, 2, dtype=torch.long)),
+    "Task 4": lambda: rnn_lm.evaluate(torch.nn.Identity(), []),
+    "Task 5": lambda: rnn_lm.l2_grad_norm_recurrent(torch.nn.RNN(2, 2)),
+    "Task 6": lambda: rnn_lm.gradient_through_time(None, None, None),
+}}
+for task, call in calls.items():
+    try:
+        call()
+    except NotImplementedError as err:
+        assert str(err).startswith(task), (task, err)
+    else:
+        raise AssertionError(task + " did not raise")
+print("ok")
+'''
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "ok", proc.stderr
