@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 # ----------------------------------------------------------------------------
 # Registry
@@ -55,12 +55,11 @@ def checks_for_task(task: int) -> list[Check]:
     return [c for c in CHECKS.values() if c.task == task]
 
 
-# Small tensors: one thread is fastest, and parallel graders do not oversubscribe the cores.
-torch.set_num_threads(1)
-
 # Hypothesis: fixed, database-free, the same examples on every run and machine.
+# No explain phase: it would point students at lines of this file.
 HYPOTHESIS = settings(max_examples=12, deadline=None, database=None, derandomize=True, print_blob=False,
-                      suppress_health_check=list(HealthCheck))
+                      suppress_health_check=list(HealthCheck),
+                      phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
 
 # ----------------------------------------------------------------------------
 # Tamper detection
@@ -100,13 +99,20 @@ def _is_native(obj) -> bool:
     return code is not None and os.path.abspath(code.co_filename).startswith(_ROOTS)
 
 
+def _same_function(current, pristine) -> bool:
+    """The pristine function, or a library's own wrapper of it (torch._dynamo wraps torch.manual_seed on import)."""
+    while current is not pristine and hasattr(current, "__wrapped__"):
+        current = current.__wrapped__
+    return current is pristine
+
+
 def tampering() -> list[str]:
     """Names of library functions the checks rely on that have been replaced."""
     found = []
     for owner, names in GUARDED.items():
         for name in names:
             current = getattr(owner, name, None)
-            if current is not _PRISTINE[(id(owner), name)] or not _is_native(current):
+            if not (_is_native(current) and _same_function(current, _PRISTINE[(id(owner), name)])):
                 found.append(f"{_owner_name(owner)}.{name}")
     return found
 
@@ -140,6 +146,8 @@ def run_check(name: str, namespace: dict) -> tuple[bool, str]:
     """Run one check; return (passed, feedback)."""
     chk = CHECKS[name]
     saved_loss = namespace.get("lm_loss")
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: one thread is fastest, and parallel graders share the cores
     try:
         assert_untampered("Before this check")
         torch.manual_seed(0)
@@ -156,6 +164,7 @@ def run_check(name: str, namespace: dict) -> tuple[bool, str]:
     except Exception as err:  # noqa: BLE001 - every failure becomes feedback
         return False, f"{chk.description}: FAILED.\n{_describe(err)}"
     finally:
+        torch.set_num_threads(saved_threads)
         if chk.task in TRUSTED_LOSS_TASKS:
             namespace["lm_loss"] = saved_loss
     return True, f"{chk.description}: passed."

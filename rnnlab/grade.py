@@ -163,8 +163,8 @@ def gradescope_results(grade: Grade) -> dict:
         mine = [(n, c) for n, c in grade.checks.items() if c["task"] == t.number]
         for name, c in mine:
             share = t.points / len(mine)
-            tests.append({"name": f"Task {t.number}: {name}", "score": round(share if c["passed"] else 0.0, 4),
-                          "max_score": round(share, 4), "output": c["feedback"], "visibility": "visible"})
+            tests.append({"name": f"Task {t.number}: {name}", "score": share if c["passed"] else 0.0,
+                          "max_score": share, "output": c["feedback"], "visibility": "visible"})
     return {"score": grade.total, "output": f"Status: {grade.status}", "tests": tests,
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 

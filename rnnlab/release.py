@@ -134,10 +134,10 @@ jobs:
         uses: actions/setup-python@v5
         with:
           python-version: "{PYTHON_VERSION}"
-      - name: Install CPU-only PyTorch and the lab's requirements
+      - name: Install CPU-only PyTorch and what the public tests need
         run: |
           python -m pip install --index-url https://download.pytorch.org/whl/cpu "{TORCH_REQUIREMENT}"
-          python -m pip install -r requirements.txt
+          python -m pip install "numpy>=1.24" "pytest>=7"
 {"".join(steps)}\
       - name: Autograding Reporter
         uses: classroom-resources/autograding-grading-reporter@v1
@@ -206,14 +206,17 @@ def stale_files(files: dict[str, str], target: Path) -> list[str]:
     return sorted(stale + [p for p in present - set(files)])
 
 
-def write_release(files: dict[str, str], target: Path) -> None:
-    for rel in stale_files(files, target):
+def write_release(files: dict[str, str], target: Path) -> list[str]:
+    """Write what differs; return the paths written or removed."""
+    stale = stale_files(files, target)
+    for rel in stale:
         path = target / rel
         if rel in files:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(files[rel])
         else:
             path.unlink()
+    return stale
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -233,8 +236,8 @@ def cmd_release(args: argparse.Namespace) -> int:
             return 1
         print(f"{target} is in sync with solution/ ({len(files)} files)")
         return 0
-    write_release(files, target)
-    print(f"wrote {len(files)} files to {target}")
+    changed = write_release(files, target)
+    print(f"{target}: {len(changed)} of {len(files)} files updated" + (f" ({', '.join(changed)})" if changed else ""))
     if not args.no_autograder:
         from rnnlab.autograder_build import build_autograder_zip
         print(f"wrote {build_autograder_zip()}")

@@ -131,6 +131,29 @@ def test_grad_norm_recurrent():
         "here the only recurrent weight is gru.weight_hh_l0: the result should be the L2 norm of its gradient"
 
 
+@pytest.mark.task5
+def test_grad_norm_ignores_non_recurrent_weights():
+    model = TinyGRULM()
+    logits, _ = model(tokens())
+    nn.functional.cross_entropy(logits.reshape(-1, V), tokens(1).reshape(-1)).backward()
+    before = rnn_lm.l2_grad_norm_recurrent(model)
+    model.gru.weight_ih_l0.grad *= 1000
+    model.fc.weight.grad *= 1000
+    assert math.isclose(rnn_lm.l2_grad_norm_recurrent(model), before, rel_tol=1e-6), \
+        "only parameters whose name contains weight_hh count; input weights and the decoder do not"
+
+
+@pytest.mark.task6
+def test_gradient_through_time_uses_only_the_last_step_loss():
+    model = TinyGRULM()
+    x, y = tokens(), tokens(1)
+    changed = y.clone()
+    changed[:, :-1] = (changed[:, :-1] % (V - 1)) + 1
+    a = rnn_lm.gradient_through_time(model, x, y)
+    b = rnn_lm.gradient_through_time(model, x, changed)
+    assert torch.allclose(a, b), "only the last step's loss L_T counts: earlier targets must not change the result"
+
+
 @pytest.mark.task6
 def test_gradient_through_time_shape_and_last_step():
     model = TinyGRULM()

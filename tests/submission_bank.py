@@ -14,7 +14,7 @@ SOLUTION = (Path(__file__).resolve().parent.parent / "solution" / "rnn_lm.py").r
 def apply_edits(edits) -> str:
     src = SOLUTION
     for old, new in edits:
-        assert src.count(old) >= 1, f"edit does not apply any more: {old!r}"
+        assert src.count(old) == 1, f"edit must match exactly one place of the solution: {old!r}"
         src = src.replace(old, new, 1)
     return src
 
@@ -36,13 +36,15 @@ GTT_GRAD = "    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)\n"
 BUGGY = {
     "rnn_hidden_reset_every_step": (1, [(RNN_STEP, "            h = self.rnn_cell(e[:, t])\n")]),
     "rnn_h0_ignored": (1, [(RNN_H0, "        h = e.new_zeros(B, self.hidden_dim)\n")]),
-    "rnn_relu_cell": (1, [('nonlinearity="tanh"', 'nonlinearity="relu"')]),
+    "rnn_relu_cell": (1, [('        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim, nonlinearity="tanh")',
+                           '        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim, nonlinearity="relu")')]),
     "rnn_returns_log_probs": (1, [(RNN_RETURN, "        return F.log_softmax(self.fc(hs), dim=-1), h\n")]),
     "rnn_returns_first_state": (1, [(RNN_RETURN, "        return self.fc(hs), states[0]\n")]),
     "rnn_no_padding_idx": (1, [(RNN_EMB, "        self.emb = nn.Embedding(vocab_size, emb_dim)\n        self.rnn_cell")]),
     "rnn_time_batch_mixed": (1, [("        hs = torch.stack(states, dim=1)  # (B, T, H)\n",
                                   "        hs = torch.stack(states, dim=0).reshape(B, T, -1)\n")]),
-    "lstm_not_batch_first": (2, [("nn.LSTM(emb_dim, hidden_dim, batch_first=True)", "nn.LSTM(emb_dim, hidden_dim)")]),
+    "lstm_not_batch_first": (2, [("        self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)",
+                                  "        self.lstm = nn.LSTM(emb_dim, hidden_dim)")]),
     "lstm_decodes_last_step_only": (2, [(LSTM_RETURN, "        return self.fc(out[:, -1]).unsqueeze(1).expand(-1, x.size(1), -1), (h_n, c_n)\n")]),
     "lstm_state_ignored": (2, [(LSTM_RUN, "        out, (h_n, c_n) = self.lstm(self.emb(x))\n")]),
     "lstm_softmax_output": (2, [(LSTM_RETURN, "        return torch.softmax(self.fc(out), dim=-1), (h_n, c_n)\n")]),
@@ -90,16 +92,24 @@ CORRECT = {
     "lstm_state_unpacked": [(LSTM_RUN, "        out, hc = self.lstm(self.emb(x), state)\n        h_n, c_n = hc\n")],
 }
 
+FUTURE = "from __future__ import annotations\n"
+
+
+def before_solution(code: str) -> str:
+    """The solution with ``code`` run first (after the __future__ import, which must stay first)."""
+    return SOLUTION.replace(FUTURE, FUTURE + code, 1)
+
+
 HOSTILE = {
     # name -> (source, what the grade must show)
     "syntax_error": ("def broken(:\n    pass\n" + SOLUTION, "syntax error"),
-    "crash_at_import": ("raise RuntimeError('boom')\n" + SOLUTION, "crashed while loading"),
-    "sys_exit_at_import": ("import sys\nsys.exit(0)\n" + SOLUTION, "sys.exit"),
-    "os_exit_at_import": ("import os\nos._exit(3)\n" + SOLUTION, "exited before grading finished"),
-    "endless_loop": ("while True:\n    pass\n" + SOLUTION, "timed out"),
-    "runaway_memory": ("blocks = [bytearray(2**30) for _ in range(64)]\n" + SOLUTION, "MemoryError"),
+    "crash_at_import": (before_solution("raise RuntimeError('boom')\n"), "crashed while loading"),
+    "sys_exit_at_import": (before_solution("import sys\nsys.exit(0)\n"), "sys.exit"),
+    "os_exit_at_import": (before_solution("import os\nos._exit(3)\n"), "exited before grading finished"),
+    "endless_loop": (before_solution("while True:\n    pass\n"), "timed out"),
+    "runaway_memory": (before_solution("blocks = [bytearray(2**30) for _ in range(64)]\n"), "MemoryError"),
     "patches_allclose": (SOLUTION + "\ntorch.allclose = lambda *a, **k: True\n", "replaced library functions: torch.allclose"),
     "patches_builtins_and_numpy": (SOLUTION + "\nimport builtins, numpy\nbuiltins.abs = lambda x: 0\nnumpy.allclose = lambda *a, **k: True\n",
                                    "builtins.abs"),
 }
-LOUD_SOLUTION = "for _i in range(300000):\n    print('spam' * 10, _i)\n" + SOLUTION  # megabytes of output, still 100%
+LOUD_SOLUTION = before_solution("for _i in range(300000):\n    print('spam' * 10, _i)\n")  # megabytes of output, still 100%

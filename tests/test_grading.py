@@ -2,12 +2,12 @@
 
 import csv
 import json
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from rnnlab.autograder_build import build_autograder_zip
@@ -25,6 +25,8 @@ def graded_class(tmp_path_factory):
     (folder / "loud.py").write_text(LOUD_SOLUTION)
     (folder / "untouched.py").write_text((REPO / "assignment" / "rnn_lm.py").read_text())
     (folder / "buggy_loss.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
+    nbformat.write(notebook, folder / "notebook.ipynb")
     for name, (source, _) in HOSTILE.items():
         (folder / f"{name}.py").write_text(source)
     out = tmp_path_factory.mktemp("grades")
@@ -49,6 +51,7 @@ def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
     _, _, rows = graded_class
     assert float(rows["good.py"]["total_points_earned"]) == TOTAL_POINTS
     assert float(rows["loud.py"]["total_points_earned"]) == TOTAL_POINTS  # megabytes of printing, still graded
+    assert float(rows["notebook.ipynb"]["total_points_earned"]) == TOTAL_POINTS
 
 
 def test_untouched_stubs_and_buggy_code(graded_class):
@@ -58,7 +61,7 @@ def test_untouched_stubs_and_buggy_code(graded_class):
     buggy = rows["buggy_loss.py"]
     assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
     feedback = (out / "buggy_loss" / "feedback.txt").read_text()
-    assert "[FAIL] lm_loss" in feedback and "Falsifying example" in feedback
+    assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
     results = json.loads((out / "buggy_loss" / "results.json").read_text())
     assert results["score"] == float(buggy["total_points_earned"])
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS)
@@ -91,10 +94,9 @@ def otter_scores(zip_path: Path, submission_source: str, workdir: Path) -> dict:
     proc = subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(workdir), str(sub)],
                           capture_output=True, text=True, cwd=workdir, timeout=600)
     results = json.loads((workdir / "results.json").read_text())
-    per_task = {t.key: 0.0 for t in TASKS}
-    for test in results["tests"]:
-        per_task[re.match(r"task\d", test["name"])[0]] += test["score"]
-    return per_task
+    scored = {test["name"]: test["score"] for test in results["tests"] if "score" in test}  # one entry a task
+    assert set(scored) == {t.key for t in TASKS}, (results, proc.stdout[-2000:])
+    return scored
 
 
 @pytest.mark.parametrize("source_name", ["solution", "loss_no_pad_mask", "eval_base2_perplexity", "patches_allclose"])

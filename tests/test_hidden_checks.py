@@ -72,7 +72,7 @@ def test_same_submission_same_feedback_every_time():
 
 def test_failing_hypothesis_case_is_reported():
     _, results = task_scores(apply_edits(BUGGY["loss_no_pad_mask"][1]))
-    assert "Falsifying example" in results["task3_reference"][1]
+    assert "Failing test case" in results["task3_reference"][1]
 
 
 def test_vanishing_check_rejects_a_non_recurrent_model():
