@@ -181,7 +181,7 @@ class LabData:
     def valid_loader(self, cfg: LabConfig) -> DataLoader:
         return DataLoader(self.valid, batch_size=256)
 
-    def probe_batch(self, cfg: LabConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A fixed batch of full validation windows for the gradient-through-time curves."""
         n = min(len(self.valid), 64)
         xs, ys = zip(*(self.valid[i] for i in range(n)))
@@ -235,7 +235,7 @@ def decay_per_step(curve: list[float], k: int) -> float:
 
 def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -> dict:
     model = build_model(name, len(data.itos), cfg)
-    probe_x, probe_y = data.probe_batch(cfg)
+    probe_x, probe_y = data.probe_batch()
     gtt_init = rnn_lm.gradient_through_time(model, probe_x, probe_y).tolist()
     train_loader, valid_loader = data.train_loader(cfg), data.valid_loader(cfg)
     start = time.perf_counter()

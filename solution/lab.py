@@ -95,7 +95,7 @@ print(f"validation perplexity of an untrained RNN: {ppl:.1f}  (V = {V})")
 # with respect to the input `k` steps earlier, `||dL_T / de_{T-1-k}||`? At initialisation:
 
 # %%
-px, py = data.probe_batch(cfg)
+px, py = data.probe_batch()
 init_curves = {}
 for name in lab_support.MODEL_NAMES:
     model = lab_support.build_model(name, V, cfg)

@@ -40,7 +40,7 @@ def test_init_gradient_margin_holds_over_seeds():
     """The initialisation claims are not a lucky seed: 10 seeds, the lab's default sizes."""
     cfg = lab_support.LabConfig(embedded_docs=200)
     data = lab_support.prepare_data(cfg)
-    x, y = data.probe_batch(cfg)
+    x, y = data.probe_batch()
     k = cfg.far_k
     for seed in range(10):
         rel = {}

@@ -118,3 +118,27 @@ def test_otter_run_gives_the_same_scores(autograder_zip, graded_class, tmp_path,
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_submission_code_has_no_network(tmp_path):
+    """Even loopback is unreachable from a submission (grading runs it under `unshare -n`)."""
+    import socket
+
+    from rnnlab.grade import network_isolation
+    from submission_bank import before_solution
+
+    assert network_isolation(), "this machine should allow `unshare -n` (root or user namespaces)"
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+             "    print('NETWORK-REACHED')\nexcept OSError:\n    print('NETWORK-BLOCKED')\n")
+    try:
+        proc = subprocess.run([*RNNLAB, "grade", "--out", str(tmp_path / "o"), "--no-progress",
+                               str(_write(tmp_path / "netprobe.py", before_solution(probe)))],
+                              capture_output=True, text=True, cwd=REPO)
+    finally:
+        server.close()
+    assert proc.returncode == 0, proc.stderr
+    feedback = (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
+    assert "NETWORK-BLOCKED" in feedback and "NETWORK-REACHED" not in feedback
+    assert "Score: 100 / 100" in feedback
