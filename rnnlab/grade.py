@@ -46,15 +46,28 @@ class Grade:
         return round(sum(self.task_points.values()), 4)
 
 
-def find_submissions(paths: list[str]) -> list[Path]:
-    """Files given directly, and the .py/.ipynb files directly inside given folders."""
-    found = []
+def find_submissions(paths: list[str]) -> dict[str, Path]:
+    """Submissions by name: files given directly (their name), the .py/.ipynb files inside a given
+    folder (their name), and one level down the ``rnn_lm.py`` of each student's folder, as GitHub
+    Classroom clones them (``alice/rnn_lm.py``)."""
+    found: dict[str, Path] = {}
+
+    def add(name: str, path: Path) -> None:
+        if name in found:
+            raise ValueError(f"two submissions are both called {name}: {found[name]} and {path}; "
+                             "pass their folders instead, or rename one")
+        found[name] = path
+
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found += sorted(f for f in p.iterdir() if f.is_file() and f.suffix in SUBMISSION_SUFFIXES)
+            for f in sorted(p.iterdir()):
+                if f.is_file() and f.suffix in SUBMISSION_SUFFIXES:
+                    add(f.name, f)
+                elif f.is_dir() and (f / "rnn_lm.py").is_file():
+                    add(f"{f.name}/rnn_lm.py", f / "rnn_lm.py")
         elif p.is_file():
-            found.append(p)
+            add(p.name, p)
         else:
             raise FileNotFoundError(f"no such file or folder: {p}")
     return found
@@ -84,8 +97,8 @@ def score(grade: Grade) -> None:
             grade.task_points[t.key] = round(t.points * sum(c["passed"] for c in mine) / len(mine), 4)
 
 
-def grade_one(path: Path, timeout: float, memory_mb: int, net_prefix: list[str]) -> Grade:
-    grade = Grade(file=path.name)
+def grade_one(name: str, path: Path, timeout: float, memory_mb: int, net_prefix: list[str]) -> Grade:
+    grade = Grade(file=name)
     nonce = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="rnnlab-grade-") as tmp:
         result_path = Path(tmp) / "result.json"
@@ -179,8 +192,8 @@ def write_outputs(grades: list[Grade], out: Path) -> None:
                              f"{100 * g.total / TOTAL_POINTS:.2f}", g.status])
     used = set()
     for g in grades:
-        folder = Path(g.file).stem
-        while folder in used:
+        folder = g.file.split("/")[0] if "/" in g.file else Path(g.file).stem
+        while folder in used:  # alice.py next to alice/rnn_lm.py
             folder += "_"
         used.add(folder)
         (out / folder).mkdir(exist_ok=True)
@@ -205,23 +218,23 @@ def plot_distribution(grades: list[Grade], path: Path) -> None:
     plt.close(fig)
 
 
-def grade_all(paths: list[Path], out: Path, workers: int, timeout: float, memory_mb: int,
+def grade_all(submissions: dict[str, Path], out: Path, workers: int, timeout: float, memory_mb: int,
               progress: bool = True) -> list[Grade]:
     from tqdm.auto import tqdm
 
     net_prefix = network_isolation()
-    bar = tqdm(total=len(paths), desc="grading", unit="submission", disable=not progress)
+    bar = tqdm(total=len(submissions), desc="grading", unit="submission", disable=not progress)
 
-    def one(path: Path) -> Grade:
+    def one(name: str) -> Grade:
         try:
-            return grade_one(path, timeout, memory_mb, net_prefix)
+            return grade_one(name, submissions[name], timeout, memory_mb, net_prefix)
         except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
-            return Grade(file=path.name, status=f"grader error: {type(err).__name__}: {err}")
+            return Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
         finally:
             bar.update(1)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        grades = list(pool.map(one, paths))
+        grades = list(pool.map(one, submissions))
     bar.close()
     write_outputs(grades, out)
     return grades
@@ -229,15 +242,15 @@ def grade_all(paths: list[Path], out: Path, workers: int, timeout: float, memory
 
 def cmd_grade(args: argparse.Namespace) -> int:
     try:
-        paths = find_submissions(args.submissions)
-    except FileNotFoundError as err:
+        submissions = find_submissions(args.submissions)
+    except (FileNotFoundError, ValueError) as err:
         print(f"rnnlab grade: {err}", file=sys.stderr)
         return 2
-    if not paths:
+    if not submissions:
         print(f"rnnlab grade: no {' or '.join(SUBMISSION_SUFFIXES)} files in {', '.join(args.submissions)}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    grades = grade_all(paths, out, args.workers, args.timeout, args.memory_mb, progress=not args.no_progress)
+    grades = grade_all(submissions, out, args.workers, args.timeout, args.memory_mb, progress=not args.no_progress)
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
           f"per-submission results.json and feedback.txt, {out / 'score_distribution.png'}")

@@ -142,3 +142,27 @@ def test_submission_code_has_no_network(tmp_path):
     feedback = (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
     assert "NETWORK-BLOCKED" in feedback and "NETWORK-REACHED" not in feedback
     assert "Score: 100 / 100" in feedback
+
+
+def test_classroom_layout_one_folder_per_student(tmp_path):
+    classroom = tmp_path / "classroom"
+    for student, source in (("alice", SOLUTION), ("bob", (REPO / "assignment" / "rnn_lm.py").read_text())):
+        (classroom / student).mkdir(parents=True)
+        (classroom / student / "rnn_lm.py").write_text(source)
+        (classroom / student / "README.md").write_text("not a submission")
+    proc = subprocess.run([*RNNLAB, "grade", str(classroom), "--out", str(tmp_path / "o"), "--no-progress"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "o" / "final_grades.csv") as f:
+        totals = {r["file"]: float(r["total_points_earned"]) for r in csv.DictReader(f)}
+    assert totals == {"alice/rnn_lm.py": TOTAL_POINTS, "bob/rnn_lm.py": 0}
+    assert (tmp_path / "o" / "alice" / "feedback.txt").is_file()
+
+
+def test_two_submissions_with_one_name_are_refused(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "rnn_lm.py").write_text(SOLUTION)
+    proc = subprocess.run([*RNNLAB, "grade", str(tmp_path / "a" / "rnn_lm.py"), str(tmp_path / "b" / "rnn_lm.py"),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "both called rnn_lm.py" in proc.stderr
