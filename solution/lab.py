@@ -174,7 +174,7 @@ for claim in lab_support.check_claims(results):
 # No. The norm of the `W_hh` gradient sums contributions from all distances; the nearby steps,
 # which do not vanish, dominate it. In this run it does not drop toward zero for any model and
 # it does not rank the models the way their long-range gradients do (on WikiText-2 the RNN's is
-# even about 3 times larger than the LSTM's, see the README). The gradient as a function of
+# 4.1 times the LSTM's, see the README). The gradient as a function of
 # distance (Task 6) is the quantity that shows vanishing.
 # <!-- END ANSWER -->
 #
