@@ -410,8 +410,9 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             step += 1
-            history["step_loss"].append(loss.item())
-            history["step_ppl"].append(math.exp(min(loss.item(), 50.0)))
+            loss_value = loss.item()
+            history["step_loss"].append(loss_value)
+            history["step_ppl"].append(math.exp(min(loss_value, 50.0)))  # capped: a diverging run stays plottable
             history["step_grad_norm"].append(grad_norm)
             bar.update(1)
             if callback is not None:
