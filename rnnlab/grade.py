@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +105,6 @@ def grade_one(name: str, path: Path, timeout: float, memory_mb: int, net_prefix:
         request = json.dumps({"submission": str(path.resolve()), "result": str(result_path), "nonce": nonce})
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PYTHONHASHSEED": "0",
                "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HYPOTHESIS_STORAGE_DIRECTORY": tmp}
-        start = time.monotonic()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([*net_prefix, sys.executable, "-I", str(WORKER), str(AUTOGRADER_DIR)],
                                     stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env,
@@ -124,12 +122,12 @@ def grade_one(name: str, path: Path, timeout: float, memory_mb: int, net_prefix:
                 proc.wait()
                 grade.status = f"timed out after {timeout:.0f}s (endless loop or very slow code): no points"
                 return grade
-        elapsed = time.monotonic() - start
         tail = log_path.read_bytes()[-2000:].decode(errors="replace")
         try:
             result = json.loads(result_path.read_text())
-            assert result.get("nonce") == nonce
-        except (OSError, ValueError, AssertionError):
+        except (OSError, ValueError):
+            result = None
+        if not isinstance(result, dict) or result.get("nonce") != nonce:  # missing, or written by the submission
             grade.status = describe_death(proc.returncode, tail, memory_mb)
             grade.output = tail
             return grade
@@ -142,7 +140,7 @@ def grade_one(name: str, path: Path, timeout: float, memory_mb: int, net_prefix:
         notes.append("replaced library functions: " + ", ".join(result["tampered"]))
     if all(": not implemented (" in c["feedback"] for c in grade.checks.values()):
         notes.append("nothing implemented (untouched stubs)")
-    grade.status = "graded" + (" with problems: " + "; ".join(notes) if notes else "") + f" ({elapsed:.1f}s)"
+    grade.status = "graded" + (" with problems: " + "; ".join(notes) if notes else "")
     return grade
 
 

@@ -25,6 +25,7 @@ def graded_class(tmp_path_factory):
     (folder / "loud.py").write_text(LOUD_SOLUTION)
     (folder / "untouched.py").write_text((REPO / "assignment" / "rnn_lm.py").read_text())
     (folder / "buggy_loss.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
+    (folder / "buggy_loss_again.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
     nbformat.write(notebook, folder / "notebook.ipynb")
     for name, (source, _) in HOSTILE.items():
@@ -59,6 +60,8 @@ def test_untouched_stubs_and_buggy_code(graded_class):
     assert float(rows["untouched.py"]["total_points_earned"]) == 0
     assert "untouched stubs" in rows["untouched.py"]["grading_status"]
     buggy = rows["buggy_loss.py"]
+    again = dict(rows["buggy_loss_again.py"], file="buggy_loss.py")
+    assert again == buggy  # the same code gets the same row, status included
     assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
     feedback = (out / "buggy_loss" / "feedback.txt").read_text()
     assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
