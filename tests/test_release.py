@@ -147,3 +147,10 @@ print("ok")
 '''
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_students_get_the_torch_range_the_project_declares():
+    import tomllib
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert release.TORCH_REQUIREMENT in declared
+    assert release.TORCH_REQUIREMENT in (ASSIGNMENT / "requirements.txt").read_text()
