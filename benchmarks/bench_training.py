@@ -57,11 +57,6 @@ def build(name: str, vocab: int, original: bool) -> nn.Module:
     return rnn_lm.LSTMLM(vocab, 128, 256)
 
 
-def steps_forever(loader: DataLoader):
-    while True:
-        yield from loader
-
-
 def train_steps(model, batches, optimizer, n: int, bf16: bool) -> float:
     """Run n training steps; return the seconds they took."""
     model.train()
@@ -101,13 +96,19 @@ def main() -> None:
     stoi, itos = rnn_lm.build_vocab(train_texts, max_tokens=15000)
     train_ids, valid_ids = rnn_lm.encode_corpus(train_texts, stoi), rnn_lm.encode_corpus(valid_texts, stoi)
     V = len(itos)
-    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    orig_train = DataLoader(rnn_lm.LMDataset(train_ids, 30, stride=1, pad_last=False), 64, shuffle=True, generator=gen())
+    orig_windows = rnn_lm.LMDataset(train_ids, 30, stride=1, pad_last=False)
+    our_windows = rnn_lm.LMDataset(train_ids, 30)
+
+    def batches(windows):
+        """An endless, freshly seeded stream: every model sees its batches in the same order, whatever ran before."""
+        loader = DataLoader(windows, 64, shuffle=True, generator=torch.Generator().manual_seed(0))
+        while True:
+            yield from loader
+
     orig_valid = DataLoader(rnn_lm.LMDataset(valid_ids, 30, stride=1, pad_last=False), 64)
-    our_train = DataLoader(rnn_lm.LMDataset(train_ids, 30), 64, shuffle=True, generator=gen())
     our_valid = DataLoader(rnn_lm.LMDataset(valid_ids, 30), 256)
-    print(f"data: {len(train_ids)} train / {len(valid_ids)} valid tokens, vocabulary {V}; "
-          f"an epoch is {len(orig_train)} steps (original) vs {len(our_train)} (ours)")
+    print(f"data: {len(train_ids)} train / {len(valid_ids)} valid tokens, vocabulary {V}; an epoch is "
+          f"{math.ceil(len(orig_windows) / 64)} steps (original) vs {math.ceil(len(our_windows) / 64)} (ours)")
     lrs = {"rnn": (1e-3, args.lr_rnn), "lstm": (5e-4, args.lr_lstm)}  # (original, ours)
 
     rows = []
@@ -115,7 +116,7 @@ def main() -> None:
         orig_lr, our_lr = lrs[name]
         model = build(name, V, original=True)
         opt = torch.optim.Adam(model.parameters(), lr=orig_lr)
-        orig_train_s = train_steps(model, steps_forever(orig_train), opt, args.original_steps, bf16=False)
+        orig_train_s = train_steps(model, batches(orig_windows), opt, args.original_steps, bf16=False)
         target, _ = timed_eval(model, our_valid)
         orig_stride1_ppl, orig_eval_s = timed_eval(model, orig_valid)
         print(f"[{name}] original: {args.original_steps} steps in {orig_train_s:.1f}s, valid ppl {target:.1f} "
@@ -123,11 +124,11 @@ def main() -> None:
 
         model = build(name, V, original=False)
         opt = torch.optim.Adam(model.parameters(), lr=our_lr)
-        batches = steps_forever(our_train)
+        our_batches = batches(our_windows)
         our_train_s = our_eval_total = 0.0
         steps, reached, ppl = 0, False, math.inf
         while steps < args.max_steps:
-            our_train_s += train_steps(model, batches, opt, args.check_every, bf16=args.bf16)
+            our_train_s += train_steps(model, our_batches, opt, args.check_every, bf16=args.bf16)
             steps += args.check_every
             ppl, eval_s = timed_eval(model, our_valid)
             our_eval_total += eval_s
