@@ -311,7 +311,7 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLoader | None = None,
                 epochs: int = 2, lr: float = 3e-3, clip: float | None = 1.0, eval_every: int = 0,
                 max_steps: int | None = None, bf16: bool = False, progress: bool = True,
-                name: str = "model", callback=None) -> dict:
+                name: str = "model") -> dict:
     """The shared training loop: Adam, next-token loss, gradient clipping.
 
     Every step logs the loss, its perplexity and ``l2_grad_norm_recurrent``
@@ -356,8 +356,6 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
             history["step_ppl"].append(math.exp(min(loss_value, 50.0)))  # capped: a diverging run stays plottable
             history["step_grad_norm"].append(grad_norm)
             bar.update(1)
-            if callback is not None:
-                callback(step, model)
             if eval_every and step % eval_every == 0:
                 validate(step, step / len(train_loader))
             if step == total:

@@ -88,10 +88,14 @@ def limit_resources(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 2**20, 64 * 2**20))
 
 
+def checks_of_task(grade: Grade, task: int) -> list[tuple[str, dict]]:
+    return [(name, c) for name, c in grade.checks.items() if c["task"] == task]
+
+
 def score(grade: Grade) -> None:
     """Otter's rule: a task's points are split equally among its checks."""
     for t in TASKS:
-        mine = [c for c in grade.checks.values() if c["task"] == t.number]
+        mine = [c for _, c in checks_of_task(grade, t.number)]
         if mine:
             grade.task_points[t.key] = round(t.points * sum(c["passed"] for c in mine) / len(mine), 4)
 
@@ -157,10 +161,9 @@ def feedback_text(grade: Grade) -> str:
              f"Score: {grade.total:g} / {TOTAL_POINTS}", ""]
     for t in TASKS:
         lines.append(f"Task {t.number} ({t.title}): {grade.task_points[t.key]:g} / {t.points}")
-        for c in grade.checks.values():
-            if c["task"] == t.number:
-                mark = "PASS" if c["passed"] else "FAIL"
-                lines.append(f"  [{mark}] " + c["feedback"].replace("\n", "\n         "))
+        for _, c in checks_of_task(grade, t.number):
+            mark = "PASS" if c["passed"] else "FAIL"
+            lines.append(f"  [{mark}] " + c["feedback"].replace("\n", "\n         "))
         lines.append("")
     if grade.output.strip():
         lines += ["Output of your code while grading (truncated):", grade.output[-5000:]]
@@ -171,7 +174,7 @@ def gradescope_results(grade: Grade) -> dict:
     """Gradescope's results.json: one test a check, each worth its share of the task's points."""
     tests = []
     for t in TASKS:
-        mine = [(n, c) for n, c in grade.checks.items() if c["task"] == t.number]
+        mine = checks_of_task(grade, t.number)
         for name, c in mine:
             share = t.points / len(mine)
             tests.append({"name": f"Task {t.number}: {name}", "score": share if c["passed"] else 0.0,

@@ -1,18 +1,17 @@
 """The hidden checks, in-process, against the solution, the skeleton and the submission bank."""
 
-import sys
 import types
 from pathlib import Path
 
 import pytest
 
 
+from rnnlab.autograder_build import load_checks
 from rnnlab.tasks import TASKS
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "autograder"))
-import hidden_checks  # noqa: E402
+hidden_checks = load_checks()
 
 
 def namespace_of(source: str) -> dict:
