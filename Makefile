@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 .PHONY: lab test release release-check bench bench-grading clean
 
 # Reinstall only when the project's requirements change.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' -e ./autograder
 	touch $(STAMP)
 
 lab: $(STAMP)

@@ -1,0 +1,91 @@
+"""Task 4: ``evaluate``, called in the worker on fixture models whose logits the judge knows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..references import lstm_forward, nll, random_params
+from ..registry import check
+
+V = 12
+
+
+def fixed_table() -> np.ndarray:
+    """The fixture ``FixedLM``'s table: its logits are ``1.5 * table[x]``."""
+    return np.random.default_rng(11).standard_normal((V, V)).astype(np.float32)
+
+
+def uneven_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batches of different sizes and very different pad counts."""
+    out = []
+    for i, (B, T, pad_frac) in enumerate([(4, 6, 0.0), (1, 6, 0.8), (3, 6, 0.5), (2, 6, 0.1)]):
+        rng = np.random.default_rng(20 + i)
+        x = rng.integers(1, V, (B, T)).astype(np.int64)
+        y = rng.integers(1, V, (B, T)).astype(np.int64)
+        y[rng.random((B, T)) < pad_frac] = pad_id
+        y[0, 0] = 1 if pad_id != 1 else 3
+        out.append((x, y))
+    return out
+
+
+def call_evaluate(worker, model: dict, model_arrays: dict, batches, pad_id=0, training=True, preset_grad=None,
+                  as_generator=False) -> dict:
+    arrays = dict(model_arrays)
+    for i, (x, y) in enumerate(batches):
+        arrays[f"x{i}"], arrays[f"y{i}"] = x, y
+    reply, _ = worker.request("evaluate", {**model, "batches": len(batches), "pad_id": pad_id, "training": training,
+                                           "preset_grad": preset_grad, "as_generator": as_generator}, arrays)
+    assert reply.get("pair") is True, f"evaluate should return (mean_loss, perplexity), got {reply.get('result_type')}"
+    assert reply.get("floats") is True, "return two Python floats (use .item())"
+    values = reply.get("values")
+    assert isinstance(values, list) and len(values) == 2 and all(isinstance(v, (int, float)) for v in values), \
+        "evaluate should return two numbers"
+    return reply
+
+
+@check(4, "evaluate: token-weighted mean loss and exp perplexity over uneven batches")
+def task4_token_weighted(worker):
+    table = fixed_table().astype(np.float64) * 1.5
+    for pad_id in (0, 2):
+        batches = uneven_batches(pad_id=pad_id)
+        sums = [nll(table[x], y, pad_id) for x, y in batches]
+        want = sum(s for s, _ in sums) / sum(c for _, c in sums)
+        loss, ppl = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, pad_id=pad_id)["values"]
+        per_batch = float(np.mean([s / c for s, c in sums]))
+        hint = " (that is the average of per-batch means: weight by tokens)" if math.isclose(loss, per_batch, rel_tol=1e-4) else ""
+        assert math.isclose(loss, want, rel_tol=1e-4), (
+            f"pad_id={pad_id}: mean loss {loss:.5f}, expected {want:.5f} = total loss over all non-pad targets / "
+            f"their number{hint}")
+        hint = " (base 2? perplexity uses the natural exponential)" if math.isclose(ppl, 2 ** want, rel_tol=1e-4) else ""
+        assert math.isclose(ppl, math.exp(want), rel_tol=1e-4), \
+            f"perplexity {ppl:.4f}, expected exp(mean loss) = {math.exp(want):.4f}{hint}"
+
+
+@check(4, "evaluate: no autograd graph; parameters, gradients and mode untouched (as your process reports them)",
+       attested=True)
+def task4_no_side_effects(worker):
+    for training in (True, False):
+        reply = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, uneven_batches(),
+                              training=training, preset_grad=0.25)
+        calls = reply.get("calls")
+        assert isinstance(calls, list) and calls, "evaluate never called the model"
+        assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \
+            "the model ran with gradients enabled: use torch.no_grad()"
+        assert reply.get("params_unchanged") is True, "evaluate changed the parameters"
+        assert reply.get("grads_unchanged") is True, "evaluate changed the parameters' .grad"
+        assert reply.get("training_after") is training, \
+            f"evaluate should leave the model in {'train' if training else 'eval'} mode as it found it"
+
+
+@check(4, "evaluate: any iterable of batches; a real model")
+def task4_generator_and_model(worker):
+    params = random_params("lstm", V, 4, 5, seed=0)
+    batches = uneven_batches()
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    sums = [nll(lstm_forward(p64, x, None)[0], y, 0) for x, y in batches]
+    want = sum(s for s, _ in sums) / sum(c for _, c in sums)
+    loss, _ = call_evaluate(worker, {"model": "lstm", "V": V, "E": 4, "H": 5}, params, batches,
+                            as_generator=True)["values"]
+    assert math.isclose(loss, want, rel_tol=1e-4), f"with a generator of batches: mean loss {loss:.5f}, expected {want:.5f}"

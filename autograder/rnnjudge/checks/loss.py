@@ -1,0 +1,71 @@
+"""Task 3: ``lm_loss``, called in the worker on the judge's logits and targets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, strategies as st
+
+from ..references import close, log_softmax, nll
+from ..registry import HYPOTHESIS, check
+from ..session import expect_array
+
+
+def loss_case(B, T, V, seed, pad_frac=0.3, ignore_index=0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((B, T, V)) * 2).astype(np.float32)
+    targets = rng.integers(0, V, (B, T)).astype(np.int64)
+    targets[rng.random((B, T)) < pad_frac] = ignore_index
+    targets[0, 0] = 1 if ignore_index != 1 else 2  # at least one real target
+    return logits, targets
+
+
+def call_lm_loss(worker, logits, targets, grad=False, **kwargs) -> tuple[float, dict, dict]:
+    """(value, reply, arrays) of the submission's ``lm_loss(logits, targets, **kwargs)``."""
+    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad}, {"logits": logits, "targets": targets})
+    assert reply.get("is_scalar_tensor") is True, f"lm_loss should return a scalar tensor, got {reply.get('type')}"
+    return float(expect_array(arrays, "value", (), "the loss")), reply, arrays
+
+
+@check(3, "lm_loss: matches a float64 reference (mean and sum, random shapes, padding)")
+def task3_reference(worker):
+    @HYPOTHESIS
+    @given(st.integers(1, 5), st.integers(1, 7), st.integers(3, 20), st.floats(0.0, 0.8), st.sampled_from([0, 2]))
+    def prop(B, T, V, pad_frac, ignore_index):
+        logits, targets = loss_case(B, T, V, seed=B * 100 + T, pad_frac=pad_frac, ignore_index=ignore_index)
+        total, count = nll(logits.astype(np.float64), targets, ignore_index)
+        for reduction, want in (("mean", total / count), ("sum", total)):
+            got, _, _ = call_lm_loss(worker, logits, targets, ignore_index=ignore_index, reduction=reduction)
+            assert math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-5), (
+                f"reduction={reduction!r}: got {got:.6f}, expected {want:.6f} ({count} non-pad targets of {B * T}; "
+                f"ignore_index={ignore_index}). The mean is over non-pad targets only.")
+    prop()
+
+
+@check(3, "lm_loss: pad targets never change the loss; default arguments")
+def task3_padding(worker):
+    logits, targets = loss_case(3, 6, 9, seed=7, pad_frac=0.4)
+    base, _, _ = call_lm_loss(worker, logits, targets)
+    noisy = logits.copy()
+    rng = np.random.default_rng(1)
+    noisy[targets == 0] += (10 * rng.standard_normal((int((targets == 0).sum()), 9))).astype(np.float32)
+    changed, _, _ = call_lm_loss(worker, noisy, targets)
+    assert math.isclose(changed, base, rel_tol=1e-6), \
+        "changing the logits at positions whose target is <pad> changed the loss: mask them (ignore_index)"
+    total, count = nll(logits.astype(np.float64), targets, 0)
+    assert math.isclose(base, total / count, rel_tol=1e-4), \
+        "with default arguments lm_loss should ignore pad id 0 and average over non-pad targets"
+
+
+@check(3, "lm_loss: axes (B != T) and the gradient with respect to the logits")
+def task3_gradient(worker):
+    logits, targets = loss_case(2, 5, 7, seed=8)
+    _, reply, arrays = call_lm_loss(worker, logits, targets, grad=True)
+    assert reply.get("has_grad") is True, "the loss must be differentiable with respect to the logits (no .detach/.item)"
+    p = np.exp(log_softmax(logits.astype(np.float64)))
+    onehot = np.zeros_like(p)
+    rows, cols = np.nonzero(targets != 0)
+    onehot[rows, cols, targets[rows, cols]] = 1.0
+    want = (p - onehot) * (targets != 0)[..., None] / (targets != 0).sum()
+    close(expect_array(arrays, "grad", want.shape, "d loss / d logits"), want, "d loss / d logits")

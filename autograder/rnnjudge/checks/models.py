@@ -1,0 +1,253 @@
+"""Tasks 1 and 2: the models. Each check builds the submission's model in the worker, reads back
+its parameters, and compares what the model returns on the judge's inputs with float64
+references computed here from those parameters."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from hypothesis import given, strategies as st
+
+from ..references import (FORWARD, PARAMETER_NAMES, as_tensors, close, default_init, gradient_through_time,
+                          torch_forward, tokens)
+from ..registry import CHECKS, HYPOTHESIS, Check
+from ..session import expect_array
+
+# task -> (class name, model kind, recurrent attribute, its expected type)
+MODELS = {1: ("VanillaRNNLM", "rnn", "rnn_cell", "torch.nn.modules.rnn.RNNCell"),
+          2: ("LSTMLM", "lstm", "lstm", "torch.nn.modules.rnn.LSTM")}
+# Named, so that a failing case reads V=3, E=1, ...: vocabulary, embedding, hidden, batch, time.
+SIZES = dict(V=st.integers(3, 30), E=st.integers(1, 10), H=st.integers(1, 12), B=st.integers(1, 4), T=st.integers(1, 8))
+
+
+def build(worker, task, V, E, H, pad_idx=0, seed=0) -> tuple[dict, dict]:
+    """(structure, parameters as float64) of the submission's model built under ``seed``."""
+    cls, kind, _, _ = MODELS[task]
+    reply, arrays = worker.request("build", {"cls": cls, "V": V, "E": E, "H": H, "pad_idx": pad_idx, "seed": seed})
+    G = 4 * H if kind == "lstm" else H
+    shapes = {"emb": (V, E), "W_ih": (G, E), "W_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "W_fc": (V, H), "b_fc": (V,)}
+    params = {name: expect_array(arrays, name, shapes[name], f"parameter `{name}` of {cls}({V}, {E}, {H})")
+              for name in PARAMETER_NAMES}
+    return reply["structure"], params
+
+
+def state_in(task, state) -> dict:
+    """A state to send, in the skeleton's layout: RNN h0 (B, H); LSTM h0, c0 (1, B, H)."""
+    if state is None:
+        return {}
+    if task == 1:
+        return {"h0": state[0].astype(np.float32)}
+    return {"h0": state[0][None].astype(np.float32), "c0": state[1][None].astype(np.float32)}
+
+
+def forward(worker, task, x, state=None, no_grad=True) -> tuple[np.ndarray, tuple, dict]:
+    """(logits, returned state as (B, H) arrays, reply) of the submission's model on x."""
+    reply, arrays = worker.request("forward", {"no_grad": no_grad}, {"x": x, **state_in(task, state)})
+    logits = expect_array(arrays, "logits", what="logits")
+    if task == 1:
+        return logits, (expect_array(arrays, "h", what="h_T"),), reply
+    h, c = expect_array(arrays, "h", what="h_n"), expect_array(arrays, "c", what="c_n")
+    assert h.ndim == 3 and h.shape[0] == 1 and c.shape == h.shape, \
+        f"h_n and c_n should be (1, B, H), as nn.LSTM returns them; got {h.shape} and {c.shape}"
+    return logits, (h[0], c[0]), reply
+
+
+def random_state(task, B, H, seed) -> tuple:
+    rng = np.random.default_rng(seed)
+    n = 1 if task == 1 else 2
+    return tuple((rng.standard_normal((B, H)) * 0.5).astype(np.float32).astype(np.float64) for _ in range(n))
+
+
+def diagnose_logits(logits: np.ndarray) -> str:
+    if np.allclose(logits.sum(-1), 1.0, atol=1e-4) and (logits >= 0).all():
+        return " Your logits look like probabilities (softmax applied): return unnormalised scores."
+    if np.allclose(np.exp(logits).sum(-1), 1.0, atol=1e-4):
+        return " Your logits look like log-probabilities (log_softmax applied): return unnormalised scores."
+    return ""
+
+
+def structure_check(task):
+    cls, kind, attr, layer_type = MODELS[task]
+
+    def body(worker):
+        V, E, H = 13, 5, 7
+        structure, params = build(worker, task, V, E, H, pad_idx=3)
+        emb, layer, fc = structure["emb"], structure[attr], structure["fc"]
+        assert emb.get("type") == "torch.nn.modules.sparse.Embedding", "self.emb should be an nn.Embedding"
+        assert emb.get("padding_idx") == 3, "the embedding must use padding_idx=pad_idx (here pad_idx=3)"
+        assert float(np.abs(params["emb"][3]).sum()) == 0.0, "the padding row of the embedding must be zero"
+        assert layer.get("type") == layer_type, f"self.{attr} should be an {layer_type.replace('.modules.rnn', '')}"
+        assert (layer.get("input_size"), layer.get("hidden_size")) == (E, H), \
+            f"self.{attr} should map emb_dim={E} to hidden_dim={H}"
+        if task == 1:
+            assert layer.get("nonlinearity") == "tanh", "the RNN cell must use tanh"
+        else:
+            assert layer.get("batch_first") is True, "the LSTM must be batch_first=True: inputs are (B, T, E)"
+            assert layer.get("num_layers") == 1 and layer.get("bidirectional") is False, "one layer, one direction"
+        assert fc.get("type") == "torch.nn.modules.linear.Linear", "self.fc should be an nn.Linear"
+        assert (fc.get("in_features"), fc.get("out_features")) == (H, V), \
+            f"fc should be Linear(hidden_dim={H}, vocab_size={V})"
+    return body
+
+
+def shapes_check(task):
+    def body(worker):
+        @HYPOTHESIS
+        @given(**SIZES)
+        def prop(V, E, H, B, T):
+            build(worker, task, V, E, H)
+            logits, state, reply = forward(worker, task, tokens(B, T, V, seed=V))
+            assert reply.get("logits_dtype") == "float32", f"logits should be float32, got {reply.get('logits_dtype')}"
+            assert logits.shape == (B, T, V), f"logits shape {logits.shape}, expected (B, T, V) = {(B, T, V)}"
+            for s, name in zip(state, ("h_T", "c_T")):
+                assert s.shape == (B, H), f"{name} shape {s.shape}, expected (B, H) = {(B, H)}"
+        prop()
+    return body
+
+
+def reference_check(task):
+    kind = MODELS[task][1]
+
+    def body(worker):
+        @HYPOTHESIS
+        @given(**SIZES, with_state=st.booleans())
+        def prop(V, E, H, B, T, with_state):
+            _, params = build(worker, task, V, E, H)
+            x = tokens(B, T, V, seed=T)
+            x[0, 0] = 0  # a pad token among the inputs
+            state = random_state(task, B, H, seed=B) if with_state else None
+            logits, out_state, _ = forward(worker, task, x, state)
+            want_logits, want_state = FORWARD[kind](params, x, state if task == 2 or state is None else state[0])
+            try:
+                close(logits, want_logits, "logits")
+            except AssertionError as err:
+                raise AssertionError(f"{err}.{diagnose_logits(logits)}" + (
+                    " (with a given initial state: is it used?)" if with_state else "")) from None
+            for got, want, what in zip(out_state, want_state, ("h_T", "c_T")):
+                close(got, want, f"returned {what}")
+        prop()
+    return body
+
+
+def gradient_check(task):
+    kind = MODELS[task][1]
+
+    def body(worker):
+        V, E, H, B, T = 9, 4, 6, 3, 5
+        _, params = build(worker, task, V, E, H)
+        x = tokens(B, T, V, seed=1)
+        x[1, 2] = 0
+        state = random_state(task, B, H, seed=2)
+        rng = np.random.default_rng(3)
+        R = rng.standard_normal((B, T, V)).astype(np.float32)
+        S = rng.standard_normal((B, H)).astype(np.float32)
+        _, grads = worker.request("forward_backward", {}, {"x": x, **state_in(task, state), "R": R, "S": S})
+        p = as_tensors(params, requires_grad=True)
+        ref_state = torch.tensor(state[0]) if task == 1 else tuple(torch.tensor(s) for s in state)
+        logits, h = torch_forward(kind, p, p["emb"][torch.from_numpy(x)], ref_state)
+        ((logits * torch.tensor(R, dtype=torch.float64)).sum() + (h * torch.tensor(S, dtype=torch.float64)).sum()).backward()
+        p["emb"].grad[0] = 0.0  # padding_idx: the pad row gets no gradient
+        for name in PARAMETER_NAMES:
+            assert name in grads, f"no gradient reached the parameter `{name}`: is it used in forward?"
+            close(expect_array(grads, name, params[name].shape, f"gradient of `{name}`"), p[name].grad.numpy(),
+                  f"gradient of `{name}`")
+    return body
+
+
+def causality_check(task):
+    def body(worker):
+        V, E, H, B, T = 11, 4, 6, 3, 7
+        build(worker, task, V, E, H)
+        x = tokens(B, T, V, seed=4)
+        base, _, _ = forward(worker, task, x)
+        for t in range(T - 1):
+            changed = x.copy()
+            changed[:, t + 1:] = (changed[:, t + 1:] % (V - 1)) + 1
+            out, _, _ = forward(worker, task, changed)
+            assert out.shape == base.shape and np.allclose(out[:, : t + 1], base[:, : t + 1], atol=1e-6), \
+                f"changing the inputs after step {t} changed the logits at steps <= {t}: the model looks ahead"
+        other = x.copy()
+        other[1:] = tokens(B - 1, T, V, seed=5)
+        out, _, _ = forward(worker, task, other)
+        assert np.allclose(out[0], base[0], atol=1e-6), \
+            "changing other sequences of the batch changed sequence 0: batch elements must be independent " \
+            "(are batch and time axes mixed up?)"
+    return body
+
+
+def continuation_check(task):
+    def body(worker):
+        V, E, H, B, T = 10, 4, 6, 2, 8
+        build(worker, task, V, E, H)
+        x = tokens(B, T, V, seed=6)
+        full, full_state, _ = forward(worker, task, x)
+        first, state, _ = forward(worker, task, x[:, :3])
+        second, end_state, _ = forward(worker, task, x[:, 3:], state)
+        assert np.allclose(np.concatenate([first, second], 1), full, atol=1e-5), \
+            "two halves with the returned state passed on should equal one pass over the whole sequence"
+        for a, b in zip(end_state, full_state):
+            assert np.allclose(a, b, atol=1e-5), "the state after the second half should equal the state after one pass"
+    return body
+
+
+VANISHING_SEEDS = range(20)
+VANISHING_MARGIN = 10.0  # measured: at least 36x over these seeds with the reference models
+PROBE = dict(V=50, E=128, H=256, B=8, T=30, k=20)
+
+
+def probe_batch(seed) -> tuple[np.ndarray, np.ndarray]:
+    return tokens(PROBE["B"], PROBE["T"], PROBE["V"], seed=seed), tokens(PROBE["B"], PROBE["T"], PROBE["V"], seed=seed + 100)
+
+
+@functools.lru_cache(maxsize=None)
+def reference_far_gradient(kind: str, seed: int) -> float:
+    """g[k]/g[0] of PyTorch's default-initialised model of ``kind`` on the probe batch."""
+    g = gradient_through_time(kind, default_init(kind, PROBE["V"], PROBE["E"], PROBE["H"], seed), *probe_batch(seed))
+    return float(g[PROBE["k"]] / g[0])
+
+
+def vanishing_check(task):
+    cls, kind, _, _ = MODELS[task]
+    other = "lstm" if kind == "rnn" else "rnn"
+    k = PROBE["k"]
+
+    def body(worker):
+        for seed in VANISHING_SEEDS:
+            _, params = build(worker, task, PROBE["V"], PROBE["E"], PROBE["H"], seed=seed)
+            x, y = probe_batch(seed)
+            _, arrays = worker.request("far_gradient", {}, {"x": x, "y": y})
+            g = expect_array(arrays, "g", (PROBE["T"],), "gradient norms by distance")
+            theirs = float(g[k] / g[0]) if g[0] > 0 else 0.0
+            assert theirs > 0.0, ("no gradient reaches 20 steps back at all: the hidden state is not carried "
+                                  "from step to step")
+            reference = reference_far_gradient(other, seed)
+            if task == 1:
+                assert theirs * VANISHING_MARGIN <= reference, (
+                    f"seed {seed}: at initialisation your RNN keeps {theirs:.1e} of the gradient 20 steps back; a "
+                    f"tanh RNN with PyTorch's default init keeps at least {VANISHING_MARGIN:.0f}x less than an LSTM "
+                    f"({reference:.1e}). Is the default initialisation used, and is the state carried as a tanh RNN?")
+            else:
+                assert VANISHING_MARGIN * reference <= theirs <= 1.0, (
+                    f"seed {seed}: at initialisation your LSTM keeps {theirs:.1e} of the gradient 20 steps back; an "
+                    f"LSTM keeps at least {VANISHING_MARGIN:.0f}x more than a tanh RNN ({reference:.1e}).")
+            want = gradient_through_time(kind, params, x, y)
+            assert abs(theirs / (want[k] / want[0]) - 1.0) < 0.05, (
+                f"seed {seed}: the gradient your model passes back 20 steps ({theirs:.2e} of the last step's) is not "
+                f"that of {cls} with your weights ({want[k] / want[0]:.2e})")
+    return body
+
+
+for _task, _label in ((1, "VanillaRNNLM"), (2, "LSTMLM")):
+    for _suffix, _factory, _what, _attested in (
+        ("structure", structure_check, "modules, sizes, padding_idx (as your process reports them)", True),
+        ("shapes", shapes_check, "output shapes and dtypes for random sizes", False),
+        ("reference", reference_check, "logits and state equal a float64 reference from your weights", False),
+        ("gradients", gradient_check, "parameter gradients equal a float64 reference", False),
+        ("causal", causality_check, "causal and batch-independent", False),
+        ("continuation", continuation_check, "the returned state continues a sequence exactly", False),
+        ("vanishing", vanishing_check, "gradient 20 steps back at initialisation (20 seeds)", False),
+    ):
+        _name = f"task{_task}_{_suffix}"
+        CHECKS[_name] = Check(_task, _name, f"{_label}: {_what}", _factory(_task), _attested)

@@ -1,0 +1,50 @@
+"""The check registry: what each check tests, its task, its weight within the task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from hypothesis import HealthCheck, Phase, settings
+
+
+@dataclass(frozen=True)
+class Check:
+    task: int
+    name: str
+    description: str
+    func: Callable  # func(worker: session.WorkerSession) -> None; raises AssertionError with feedback
+    attested: bool = False  # passes on what the worker reports about itself: a hostile worker can fake it
+
+    @property
+    def weight(self) -> float:
+        return ATTESTED_WEIGHT if self.attested else 1.0
+
+
+ATTESTED_WEIGHT = 0.25  # few points for what only the worker can observe (README: "attested checks")
+CHECKS: dict[str, Check] = {}
+
+
+def check(task: int, description: str, attested: bool = False):
+    def register(func):
+        CHECKS[func.__name__] = Check(task, func.__name__, description, func, attested)
+        return func
+    return register
+
+
+def checks_for_task(task: int) -> list[Check]:
+    return [c for c in CHECKS.values() if c.task == task]
+
+
+def check_points(task: int, task_points: float) -> dict[str, float]:
+    """A task's points split among its checks by weight (one place for otter and ``rnnlab grade``)."""
+    mine = checks_for_task(task)
+    total = sum(c.weight for c in mine)
+    return {c.name: task_points * c.weight / total for c in mine}
+
+
+# Hypothesis runs in the judge: fixed, database-free, the same examples on every run and machine.
+# No explain phase: it would point students at lines of the judge.
+HYPOTHESIS = settings(max_examples=12, deadline=None, database=None, derandomize=True, print_blob=False,
+                      suppress_health_check=list(HealthCheck),
+                      phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])

@@ -1,0 +1,225 @@
+"""Starting the worker in a sandbox, and making sure nothing it started survives it.
+
+Three ways, strongest first:
+
+* ``bwrap`` (bubblewrap, unprivileged through user namespaces): new mount, PID, network, IPC
+  and UTS namespaces; the system and the Python environment read-only; a private, size-capped
+  tmpfs as /tmp; only the worker's two files and the submission's copy inside; no network; no
+  capabilities; it dies with the judge.
+* ``user`` (inside Docker, where bwrap is usually blocked, as root): the worker runs as the
+  unprivileged user ``nobody`` in a folder of its own. It cannot write the judge's files or
+  signal the judge, and it cannot read files that are not readable by others (the plugin makes
+  the autograder's files so); it still sees the rest of the file system and the network.
+* ``none`` (``--no-sandbox``): only the limits below. Every grade then says it was made
+  unsandboxed.
+
+In every way: limits on address space, CPU time, file size and open files; a process-count
+limit where a ``pids`` cgroup can be made (root) or the worker runs as a non-root user; and
+when the worker is done, every process it started is killed (its cgroup, else its session).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+WORKER_FILES = ("worker.py", "protocol.py")
+PACKAGE_DIR = Path(__file__).resolve().parent
+INSIDE = "/worker"  # where the worker's folder appears inside the bwrap sandbox
+NOBODY = 65534
+MAX_PROCESSES = 64
+FILE_SIZE_LIMIT = 64 << 20
+TMPFS_BYTES = 256 << 20
+
+INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install "
+                "bubblewrap` (Fedora); it needs unprivileged user namespaces. On macOS there is no bubblewrap: "
+                "grade in a Linux VM or with `otter grade` (Docker).")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 4096
+    cpu_seconds: int = 300
+
+
+def python_roots() -> list[str]:
+    """Folders the worker's Python needs: the interpreter and the environment with torch and numpy."""
+    import numpy
+    import torch
+
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             os.path.dirname(os.path.dirname(torch.__file__)), os.path.dirname(os.path.dirname(numpy.__file__))}
+    paths = sorted(os.path.realpath(p) for p in paths)
+    return [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
+
+
+def system_binds() -> list[str]:
+    """/usr read-only, with /bin, /lib, /lib64, /sbin as the host has them (links or folders)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "lib32", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def hidden_paths(roots: list[str]) -> list[str]:
+    """The judge's own package, if an installed copy lies inside a folder the worker sees."""
+    return [str(PACKAGE_DIR)] if any(str(PACKAGE_DIR).startswith(r + os.sep) for r in roots) else []
+
+
+def bwrap_command(worker_dir: Path) -> list[str]:
+    roots = python_roots()
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            *system_binds()]
+    for root in roots:
+        args += ["--ro-bind", root, root]
+    for path in hidden_paths(roots):
+        args += ["--tmpfs", path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+             "--ro-bind", str(worker_dir), INSIDE, "--chdir", "/tmp", "--clearenv",
+             "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
+    for key, value in worker_environment("/tmp").items():
+        args += ["--setenv", key, value]
+    return args + [sys.executable, "-I", "-B", f"{INSIDE}/worker.py", f"{INSIDE}/rnn_lm.py"]
+
+
+def worker_environment(home: str) -> dict[str, str]:
+    return {"HOME": home, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem() -> str | None:
+    """None if a bwrap sandbox starts here, else why not (with what to do)."""
+    if shutil.which("bwrap") is None:
+        return f"bubblewrap (bwrap) is not installed; {INSTALL_HINT}"
+    probe = [*bwrap_command(Path(__file__).parent)[:-4], "/bin/true"]
+    proc = subprocess.run(probe, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return (f"bubblewrap cannot start a sandbox here ({proc.stderr.strip()[:300]}); inside Docker its "
+                "default seccomp profile blocks it. " + INSTALL_HINT)
+    return None
+
+
+def can_switch_user() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def best_mode() -> str:
+    """The strongest sandbox available here (used by the otter plugin, which cannot ask the TA)."""
+    if bwrap_problem() is None:
+        return "bwrap"
+    return "user" if can_switch_user() else "none"
+
+
+# ----------------------------------------------------------------------------
+# Process count and clean-up: a pids cgroup where one can be made
+# ----------------------------------------------------------------------------
+
+def pids_cgroup_parent() -> Path | None:
+    for parent in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):  # v2
+        if "pids" in (parent / "cgroup.subtree_control").read_text().split() if (
+                parent / "cgroup.subtree_control").is_file() else False:
+            return parent
+    v1 = Path("/sys/fs/cgroup/pids")
+    return v1 if (v1 / "cgroup.procs").is_file() else None
+
+
+class ProcessGroup:
+    """Where the worker and all it starts are counted (``pids.max``) and killed at the end."""
+
+    def __init__(self):
+        self.path = None
+        parent = pids_cgroup_parent()
+        if parent is not None and os.access(parent, os.W_OK):
+            path = parent / f"rnnjudge-{uuid.uuid4().hex[:12]}"
+            try:
+                path.mkdir()
+                (path / "pids.max").write_text(str(MAX_PROCESSES))
+                self.path = path
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def enter(self) -> None:
+        """In the child, before exec."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def kill_all(self, leader: subprocess.Popen) -> None:
+        """Kill the worker's session and everything left in its cgroup; reap the worker."""
+        try:
+            os.killpg(leader.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        leader.wait()
+        if self.path is None:
+            return
+        for _ in range(500):  # killed processes leave the cgroup once reaped: wait up to ~5 s
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+                if not pids:
+                    self.path.rmdir()
+                    return
+            except OSError:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+
+def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) -> None:
+    """In the child before exec: join the process group, set limits, maybe become ``nobody``."""
+    processes.enter()
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb << 20, limits.memory_mb << 20))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if switch_user:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    if os.getuid() != 0:  # counted per real user: only binding for a non-root one
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+
+
+def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> None:
+    """The worker's folder: its two files and the submission's code, readable by the worker only."""
+    for name in WORKER_FILES:
+        shutil.copy(PACKAGE_DIR / name, worker_dir / name)
+    (worker_dir / "rnn_lm.py").write_text(submission_code, encoding="utf-8")
+    if mode == "user":
+        work = worker_dir / "home"
+        work.mkdir()
+        os.chown(work, NOBODY, NOBODY)
+        os.chmod(worker_dir, 0o755)
+
+
+def start_worker(worker_dir: Path, mode: str, limits: Limits, log) -> tuple[subprocess.Popen, ProcessGroup]:
+    """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel."""
+    processes = ProcessGroup()
+    if mode == "bwrap":
+        argv, cwd, env = bwrap_command(worker_dir), worker_dir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    else:
+        home = worker_dir / "home" if mode == "user" else worker_dir
+        argv = [sys.executable, "-I", "-B", str(worker_dir / "worker.py"), str(worker_dir / "rnn_lm.py")]
+        cwd, env = home, worker_environment(str(home))
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,
+                            start_new_session=True, close_fds=True,
+                            preexec_fn=functools.partial(limit_resources, limits, mode == "user", processes))
+    return proc, processes

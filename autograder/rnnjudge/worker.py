@@ -1,0 +1,409 @@
+"""The worker: the only process that runs submission code. It starts inside the sandbox.
+
+    python worker.py SUBMISSION.py        (requests on stdin, replies on the original stdout)
+
+It loads the submission as the module ``rnn_lm`` once, answers ``hello``, and then, for each
+check, forks a child that answers the judge's requests ("build VanillaRNNLM(13, 5, 7) under
+seed 0 and report its parameters", "run lm_loss on these arrays", ...) until the judge ends the
+check. A check therefore starts from the state the submission had after loading, whatever an
+earlier check did to its process. After each child the parent reports how it ended.
+
+Nothing here is trusted by the judge: the submission shares this process and can change any of
+it. Replies are plain data that the judge checks against its own references. Whatever the
+submission prints goes to stderr, which the judge keeps in a log for the TA only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -I leaves the script's folder out
+from protocol import ProtocolError, read_message, write_message  # noqa: E402
+
+REQUESTS = 0
+MESSAGE_CAP = 1500  # characters of an exception's text that are sent back
+
+
+# ----------------------------------------------------------------------------
+# Fixture models: hosts for the submission's functions (Tasks 3-6), weights sent by the judge
+# ----------------------------------------------------------------------------
+
+class FixtureRNN(nn.Module):
+    def __init__(self, V, E, H, pad_idx=0):
+        super().__init__()
+        self.emb = nn.Embedding(V, E, padding_idx=pad_idx)
+        self.rnn_cell = nn.RNNCell(E, H)
+        self.fc = nn.Linear(H, V)
+
+    def forward(self, x, h0=None):
+        e = self.emb(x)  # (B, T, E)
+        h = e.new_zeros(x.shape[0], self.rnn_cell.hidden_size) if h0 is None else h0
+        states = []
+        for t in range(x.shape[1]):
+            h = self.rnn_cell(e[:, t], h)
+            states.append(h)
+        return self.fc(torch.stack(states, 1)), h
+
+
+class FixtureLSTM(nn.Module):
+    def __init__(self, V, E, H, pad_idx=0):
+        super().__init__()
+        self.emb = nn.Embedding(V, E, padding_idx=pad_idx)
+        self.lstm = nn.LSTM(E, H, batch_first=True)
+        self.fc = nn.Linear(H, V)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.emb(x), state)
+        return self.fc(out), state
+
+
+class FixedLM(nn.Module):
+    """Logits = a table lookup; records, for the judge, how ``evaluate`` called it."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = nn.Parameter(table)
+        self.calls = []
+
+    def forward(self, x, state=None):
+        self.calls.append({"grad": torch.is_grad_enabled(), "training": self.training})
+        return self.table[x] * 1.5, None
+
+
+class ManyRecurrent(nn.Module):
+    """Several recurrent weights (two LSTM layers, an RNN cell) and non-recurrent ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4, num_layers=2)
+        self.cell = nn.RNNCell(3, 5)
+        self.head = nn.Linear(4, 2)
+
+
+FIXTURES = {"rnn": FixtureRNN, "lstm": FixtureLSTM}
+
+# The canonical parameter names the judge uses, by model kind: name -> attribute path.
+PARAMETER_PATHS = {
+    "rnn": {"emb": "emb.weight", "W_ih": "rnn_cell.weight_ih", "W_hh": "rnn_cell.weight_hh",
+            "b_ih": "rnn_cell.bias_ih", "b_hh": "rnn_cell.bias_hh", "W_fc": "fc.weight", "b_fc": "fc.bias"},
+    "lstm": {"emb": "emb.weight", "W_ih": "lstm.weight_ih_l0", "W_hh": "lstm.weight_hh_l0",
+             "b_ih": "lstm.bias_ih_l0", "b_hh": "lstm.bias_hh_l0", "W_fc": "fc.weight", "b_fc": "fc.bias"},
+}
+SUBMISSION_CLASSES = {"VanillaRNNLM": "rnn", "LSTMLM": "lstm"}
+
+
+def attribute(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def load_parameters(model: nn.Module, kind: str, arrays: dict) -> nn.Module:
+    with torch.no_grad():
+        for name, path in PARAMETER_PATHS[kind].items():
+            attribute(model, path).copy_(torch.from_numpy(arrays[name]))
+    return model
+
+
+def fixture(header: dict, arrays: dict) -> nn.Module:
+    kind = header["model"]
+    model = FIXTURES[kind](header["V"], header["E"], header["H"])
+    return load_parameters(model, kind, arrays)
+
+
+# ----------------------------------------------------------------------------
+# Converting what the submission returned into plain data
+# ----------------------------------------------------------------------------
+
+def as_array(value, what: str) -> np.ndarray:
+    """A tensor's values as a float32/float64 array; anything else is an error the student reads."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    value = value.detach().cpu()
+    if not value.is_floating_point():
+        raise TypeError(f"{what} should be a floating-point tensor, got {value.dtype}")
+    return value.to(torch.float64 if value.dtype == torch.float64 else torch.float32).numpy()
+
+
+def describe_value(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def state_arrays(kind: str, state) -> dict:
+    if kind == "rnn":
+        return {"h": as_array(state, "the returned h_T")}
+    if not (isinstance(state, tuple) and len(state) == 2):
+        raise TypeError(f"the LSTM should return (logits, (h_n, c_n)); the state is {describe_value(state)}")
+    return {"h": as_array(state[0], "h_n"), "c": as_array(state[1], "c_n")}
+
+
+def given_state(kind: str, arrays: dict):
+    if "h0" not in arrays:
+        return None
+    if kind == "rnn":
+        return torch.from_numpy(arrays["h0"])
+    return torch.from_numpy(arrays["h0"]), torch.from_numpy(arrays["c0"])
+
+
+# ----------------------------------------------------------------------------
+# Operations: one per kind of request
+# ----------------------------------------------------------------------------
+
+def submission(name: str):
+    value = getattr(sys.modules["rnn_lm"], name, None)
+    if value is None:
+        raise LookupError(f"`{name}` is not defined in rnn_lm.py (keep the names and signatures of the skeleton)")
+    return value
+
+
+def describe_module(module) -> dict:
+    """What the judge's structure check reads (reported by this process, so only attested)."""
+    if not isinstance(module, nn.Module):
+        return {"type": type(module).__name__}
+    info = {"type": f"{type(module).__module__}.{type(module).__name__}"}
+    for key in ("num_embeddings", "embedding_dim", "padding_idx", "input_size", "hidden_size", "nonlinearity",
+                "batch_first", "num_layers", "bidirectional", "in_features", "out_features"):
+        value = getattr(module, key, None)
+        if isinstance(value, (bool, int, str)):
+            info[key] = value
+    return info
+
+
+def op_build(header, arrays, objects):
+    kind = SUBMISSION_CLASSES[header["cls"]]
+    cls = submission(header["cls"])
+    torch.manual_seed(header["seed"])
+    model = cls(header["V"], header["E"], header["H"], pad_idx=header["pad_idx"])
+    objects["model"], objects["kind"] = model, kind
+    params = {}
+    for name, path in PARAMETER_PATHS[kind].items():
+        try:
+            params[name] = as_array(attribute(model, path), path)
+        except AttributeError:
+            raise AttributeError(f"the model has no `{path}`: keep the attribute names of the skeleton") from None
+    hidden_dim = getattr(model, "hidden_dim", None)
+    structure = {attr: describe_module(getattr(model, attr, None)) for attr in ("emb", "rnn_cell", "lstm", "fc")}
+    structure["hidden_dim"] = hidden_dim if type(hidden_dim) is int else None
+    return {"structure": structure}, params
+
+
+def op_forward(header, arrays, objects):
+    model, kind = objects["model"], objects["kind"]
+    x, state = torch.from_numpy(arrays["x"]), given_state(kind, arrays)
+    with torch.set_grad_enabled(not header.get("no_grad", True)):
+        out = model(x) if state is None else model(x, state)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"forward should return (logits, state), got {describe_value(out)}")
+    logits, new_state = out
+    dtype = str(logits.dtype).replace("torch.", "") if isinstance(logits, torch.Tensor) else None
+    return {"logits_dtype": dtype}, {"logits": as_array(logits, "logits"), **state_arrays(kind, new_state)}
+
+
+def op_forward_backward(header, arrays, objects):
+    """Gradients of sum(logits * R) + sum(h_T * S) with respect to the model's parameters."""
+    model, kind = objects["model"], objects["kind"]
+    model.zero_grad()
+    logits, state = model(torch.from_numpy(arrays["x"]), given_state(kind, arrays))
+    h_last = state if kind == "rnn" else state[0][0]
+    ((logits * torch.from_numpy(arrays["R"])).sum() + (h_last * torch.from_numpy(arrays["S"])).sum()).backward()
+    grads = {}
+    for name, path in PARAMETER_PATHS[kind].items():
+        grad = attribute(model, path).grad
+        if grad is not None:
+            grads[name] = as_array(grad, f"the gradient of {path}")
+    return {}, grads
+
+
+def embedding_gradient(model, x, y, pad_id):
+    """||dL_T/de_{T-1-k}|| for k = 0..T-1, with the loss of the last step (the lab's definition)."""
+    captured = []
+    handle = model.emb.register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        logits, _ = model(x)
+    finally:
+        handle.remove()
+    V = logits.size(-1)
+    loss = nn.functional.cross_entropy(logits[:, -1].reshape(-1, V), y[:, -1].reshape(-1), ignore_index=pad_id)
+    (grad,) = torch.autograd.grad(loss, captured[0])
+    return grad.pow(2).sum(dim=(0, 2)).sqrt().flip(0)
+
+
+def op_far_gradient(header, arrays, objects):
+    g = embedding_gradient(objects["model"], torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]), 0)
+    return {}, {"g": as_array(g, "the gradient norms")}
+
+
+def op_lm_loss(header, arrays, objects):
+    logits = torch.from_numpy(arrays["logits"]).requires_grad_(header["grad"])
+    value = submission("lm_loss")(logits, torch.from_numpy(arrays["targets"]), **header["kwargs"])
+    reply = {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0, "type": describe_value(value)}
+    out = {"value": np.asarray(float(value.detach() if isinstance(value, torch.Tensor) else value), dtype=np.float64)}
+    if header["grad"]:
+        value.backward()
+        reply["has_grad"] = logits.grad is not None
+        if logits.grad is not None:
+            out["grad"] = as_array(logits.grad, "d loss / d logits")
+    return reply, out
+
+
+def use_trusted_loss() -> None:
+    """Tasks 4 and 6 are checked with a trusted ``lm_loss`` (in this child only), so a Task 3 bug
+    costs Task 3 only."""
+    def lm_loss(logits, targets, ignore_index=0, reduction="mean"):
+        V = logits.size(-1)
+        return nn.functional.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=ignore_index,
+                                           reduction=reduction)
+    sys.modules["rnn_lm"].lm_loss = lm_loss
+
+
+def op_evaluate(header, arrays, objects):
+    use_trusted_loss()
+    if header["model"] == "fixed":
+        model = FixedLM(torch.from_numpy(arrays["table"]))
+    else:
+        model = fixture(header, arrays)
+    model.train(header["training"])
+    if header["preset_grad"] is not None:
+        for p in model.parameters():
+            p.grad = torch.full_like(p, header["preset_grad"])
+    before = [p.detach().clone() for p in model.parameters()]
+    batches = [(torch.from_numpy(arrays[f"x{i}"]), torch.from_numpy(arrays[f"y{i}"])) for i in range(header["batches"])]
+    data = (b for b in batches) if header["as_generator"] else batches
+    result = submission("evaluate")(model, data, pad_id=header["pad_id"])
+    ok_shape = isinstance(result, tuple) and len(result) == 2
+    reply = {"result_type": describe_value(result), "pair": ok_shape,
+             "floats": ok_shape and all(type(v) is float for v in result),
+             "values": [float(v) for v in result] if ok_shape else None,
+             "calls": getattr(model, "calls", None), "training_after": model.training,
+             "params_unchanged": all(torch.equal(a, p.detach()) for a, p in zip(before, model.parameters())),
+             "grads_unchanged": header["preset_grad"] is None or all(
+                 p.grad is not None and bool((p.grad == header["preset_grad"]).all()) for p in model.parameters())}
+    return reply, {}
+
+
+def op_grad_norm(header, arrays, objects):
+    model = ManyRecurrent() if header["model"] == "many_recurrent" else nn.Linear(2, 2)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.from_numpy(arrays[f"param:{name}"]))
+            p.grad = torch.from_numpy(arrays[f"grad:{name}"]).clone() if f"grad:{name}" in arrays else None
+    before = {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()}
+    value = submission("l2_grad_norm_recurrent")(model)
+    unchanged = all((before[n] is None) == (p.grad is None) and (p.grad is None or torch.equal(before[n], p.grad))
+                    for n, p in model.named_parameters())
+    return {"is_float": type(value) is float, "type": describe_value(value), "value": float(value),
+            "grads_unchanged": unchanged}, {}
+
+
+def op_gradient_through_time(header, arrays, objects):
+    use_trusted_loss()
+    model = fixture(header, arrays)
+    kwargs = {} if header["pad_id"] is None else {"pad_id": header["pad_id"]}
+    g = submission("gradient_through_time")(model, torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]),
+                                            **kwargs)
+    return {"type": describe_value(g), "param_grads_none": all(p.grad is None for p in model.parameters())}, \
+        {"g": as_array(g, "the returned norms")}
+
+
+OPS = {"build": op_build, "forward": op_forward, "forward_backward": op_forward_backward,
+       "far_gradient": op_far_gradient, "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
+       "gradient_through_time": op_gradient_through_time}
+
+
+# ----------------------------------------------------------------------------
+# Loading the submission, serving checks
+# ----------------------------------------------------------------------------
+
+def capped(text: str) -> str:
+    return text if len(text) <= MESSAGE_CAP else text[:MESSAGE_CAP] + " [...]"
+
+
+def describe_error(err: BaseException, filename: str) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    line = next((f" (rnn_lm.py line {fr.lineno})" for fr in reversed(frames) if fr.filename == filename), "")
+    return capped(f"{type(err).__name__}: {err}{line}")
+
+
+def load_submission(path: str) -> str | None:
+    """Execute the submission as module ``rnn_lm``; return what went wrong, or None."""
+    import types
+
+    module = types.ModuleType("rnn_lm")
+    module.__file__ = path
+    sys.modules["rnn_lm"] = module
+    with open(path, encoding="utf-8", errors="replace") as f:
+        source = f.read()
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as err:
+        return f"syntax error: line {err.lineno}: {capped(str(err.msg))}"
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as err:
+        return f"called sys.exit({capped(repr(err.code))}) while loading"
+    except BaseException as err:  # noqa: BLE001 - a broken submission is graded, not fatal
+        return f"crashed while loading: {describe_error(err, path)}"
+    return None
+
+
+def serve_check(reply_fd: int, path: str) -> None:
+    """In the forked child: answer requests until the judge ends the check."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    objects: dict = {}
+    write_message(reply_fd, {"ok": True})
+    while True:
+        header, arrays = read_message(REQUESTS)
+        if header.get("op") == "end":
+            write_message(reply_fd, {"ok": True})
+            return
+        try:
+            reply, out = OPS[header["op"]](header, arrays, objects)
+            write_message(reply_fd, {"ok": True, **reply}, out)
+        except NotImplementedError as err:
+            write_message(reply_fd, {"ok": False, "not_implemented": capped(str(err))})
+        except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too: all are answers
+            write_message(reply_fd, {"ok": False, "error": describe_error(err, path)})
+
+
+def exit_description(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+def main() -> None:
+    path = sys.argv[1]
+    torch.set_num_threads(1)  # small tensors; and a forked child must not inherit a thread pool
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)  # the submission's printing goes to stderr: the TA's log
+    sys.stdout = sys.stderr
+    load_error = load_submission(path)
+    write_message(reply_fd, {"hello": True, "load_error": load_error})
+    while True:
+        try:
+            header, _ = read_message(REQUESTS)
+        except ProtocolError:
+            os._exit(0)  # the judge is gone or done
+        if header.get("op") != "begin":
+            continue
+        child = os.fork()
+        if child == 0:
+            try:
+                serve_check(reply_fd, path)
+            finally:
+                os._exit(0)  # no atexit handlers, no teardown
+        _, status = os.waitpid(child, 0)
+        write_message(reply_fd, {"child_exit": exit_description(status)})
+
+
+if __name__ == "__main__":
+    main()
