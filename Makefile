@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test release release-check bench bench-grading clean
+.PHONY: lab test sandbox release release-check bench bench-grading clean
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
@@ -14,7 +14,16 @@ $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
 lab: $(STAMP)
 	$(VENV)/bin/rnnlab run --out results
 
-test: $(STAMP)
+# `rnnlab grade` (and its tests) run submissions in a bubblewrap sandbox: install it where it is missing.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  echo "Installing bubblewrap (Debian package): rnnlab grade runs each submission in its sandbox."; \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "No apt-get here: install bubblewrap with your package manager (on macOS, grade in a Linux VM or with otter grade)."; exit 1; fi; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; echo "(through sudo, as installing a system package needs root)"; fi; \
+	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }; }
+
+test: $(STAMP) sandbox
 	$(PY) -m pytest
 
 release: $(STAMP)
@@ -26,7 +35,7 @@ release-check: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
 
-bench-grading: $(STAMP)
+bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/bench_grading.py
 
 clean:

@@ -1,12 +1,12 @@
-"""``rnnlab grade``: grade a class without Docker.
+"""``rnnlab grade``: grade a class without Docker, through the judge (``autograder/rnnjudge``).
 
-Each submission runs in its own process (``rnnlab.grade_worker``) with a wall-clock limit, memory
-and file-size limits, no network where ``unshare`` allows it, and its output captured. Whatever
-a submission does (a syntax error, a crash or ``sys.exit`` at import, an endless loop, runaway
-memory, megabytes of printing), it gets exactly one row, and no other submission is affected.
+For each submission a judge process runs every hidden check against a sandboxed worker that
+alone runs the submission's code (see ``rnnjudge``). Whatever a submission does, it gets exactly
+one row, and no other submission, file or process is affected.
 
 Writes to ``--out``: ``final_grades.csv`` (otter's columns), per submission ``NAME/results.json``
-(Gradescope's format) and ``NAME/feedback.txt``, and ``score_distribution.png``.
+(Gradescope's format), ``NAME/feedback.txt`` (for the student) and ``NAME/log.txt`` (for the TA:
+what the submission printed), ``score_distribution.png``, and the class report.
 """
 
 from __future__ import annotations
@@ -14,22 +14,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import resource
-import secrets
-import shutil
-import subprocess
+import multiprocessing
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnlab import AUTOGRADER_DIR
+from rnnjudge.registry import split_points
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
-WORKER = Path(__file__).resolve().parent / "grade_worker.py"
+UNSANDBOXED = "graded unsandboxed (--no-sandbox)"
 
 
 @dataclass
@@ -37,8 +32,8 @@ class Grade:
     file: str
     task_points: dict[str, float] = field(default_factory=lambda: {t.key: 0.0 for t in TASKS})
     status: str = "graded"
-    checks: dict = field(default_factory=dict)  # name -> {"task", "passed", "feedback"}
-    output: str = ""
+    checks: dict = field(default_factory=dict)  # name -> {"task", "passed", "description", "message", "feedback"}
+    log: str = ""  # what the submission printed: for the TA only
 
     @property
     def total(self) -> float:
@@ -72,91 +67,43 @@ def find_submissions(paths: list[str]) -> dict[str, Path]:
     return found
 
 
-def network_isolation() -> list[str]:
-    """``unshare -n`` when this machine allows it (root or user namespaces), else nothing."""
-    unshare = shutil.which("unshare")
-    for prefix in ([unshare, "-n"], [unshare, "-r", "-n"]) if unshare else ():
-        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
-            return prefix
-    return []
-
-
-def limit_resources(memory_mb: int, cpu_seconds: int) -> None:
-    """In the child before exec: memory, CPU time and file-size limits."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 2**20, 64 * 2**20))
-
-
 def checks_of_task(grade: Grade, task: int) -> list[tuple[str, dict]]:
     return [(name, c) for name, c in grade.checks.items() if c["task"] == task]
 
 
+def check_points(grade: Grade, task) -> dict[str, float]:
+    """The points each of the task's checks is worth, from the weights the judge reported."""
+    return split_points(task.points, {name: c["weight"] for name, c in checks_of_task(grade, task.number)})
+
+
 def score(grade: Grade) -> None:
-    """Otter's rule: a task's points are split equally among its checks."""
     for t in TASKS:
-        mine = [c for _, c in checks_of_task(grade, t.number)]
-        if mine:
-            grade.task_points[t.key] = round(t.points * sum(c["passed"] for c in mine) / len(mine), 4)
+        points = check_points(grade, t)
+        grade.task_points[t.key] = round(sum(points[name] for name, c in checks_of_task(grade, t.number)
+                                             if c["passed"]), 4)
 
 
-def grade_one(name: str, path: Path, timeout: float, memory_mb: int, net_prefix: list[str]) -> Grade:
-    grade = Grade(file=name)
-    nonce = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="rnnlab-grade-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        log_path = Path(tmp) / "process-output.txt"
-        request = json.dumps({"submission": str(path.resolve()), "result": str(result_path), "nonce": nonce})
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PYTHONHASHSEED": "0",
-               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HYPOTHESIS_STORAGE_DIRECTORY": tmp}
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([*net_prefix, sys.executable, "-I", str(WORKER), str(AUTOGRADER_DIR)],
-                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env,
-                                    start_new_session=True,
-                                    preexec_fn=lambda: limit_resources(memory_mb, int(timeout) + 5))
-            try:
-                proc.stdin.write(request.encode() + b"\n")
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-                grade.status = f"timed out after {timeout:.0f}s (endless loop or very slow code): no points"
-                return grade
-        tail = log_path.read_bytes()[-2000:].decode(errors="replace")
-        try:
-            result = json.loads(result_path.read_text())
-        except (OSError, ValueError):
-            result = None
-        if not isinstance(result, dict) or result.get("nonce") != nonce:  # missing, or written by the submission
-            grade.status = describe_death(proc.returncode, tail, memory_mb)
-            grade.output = tail
-            return grade
-    grade.checks, grade.output = result["checks"], result["output"]
+def grade_from_result(name: str, result: dict, sandboxed: bool) -> Grade:
+    grade = Grade(file=name, checks=result["checks"], log=result["log"])
     score(grade)
-    notes = []
-    if result["load_error"]:
-        notes.append(result["load_error"])
-    if result["tampered"]:
-        notes.append("replaced library functions: " + ", ".join(result["tampered"]))
-    if all(": not implemented (" in c["feedback"] for c in grade.checks.values()):
-        notes.append("nothing implemented (untouched stubs)")
-    grade.status = "graded" + (" with problems: " + "; ".join(notes) if notes else "")
+    problems = list(result["problems"])
+    if not sandboxed:
+        problems.append(UNSANDBOXED)
+    if problems:
+        grade.status = "graded with problems: " + "; ".join(problems)
     return grade
 
 
-def describe_death(returncode: int, tail: str, memory_mb: int) -> str:
-    if returncode in (-9, -24) or "MemoryError" in tail or "std::bad_alloc" in tail:
-        return f"killed: exceeded the memory limit ({memory_mb} MB) or CPU time: no points"
-    if returncode == -25:
-        return "killed: wrote more than 64 MB of output: no points"
-    return f"exited before grading finished (exit code {returncode}; os._exit or a crash at load): no points"
+def judge_one(path: Path, mode: str, memory_mb: int, timeout: float) -> dict:
+    """In a judge process of the pool: one submission's result (plain data)."""
+    from rnnjudge.judge import judge_submission
+    from rnnjudge.sandbox import Limits
+
+    return judge_submission(path, mode, Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5), timeout)
 
 
 def feedback_text(grade: Grade) -> str:
+    """What the student reads: scores and each check's feedback; never the submission's output."""
     lines = [f"Submission: {grade.file}", f"Status: {grade.status}",
              f"Score: {grade.total:g} / {TOTAL_POINTS}", ""]
     for t in TASKS:
@@ -165,8 +112,6 @@ def feedback_text(grade: Grade) -> str:
             mark = "PASS" if c["passed"] else "FAIL"
             lines.append(f"  [{mark}] " + c["feedback"].replace("\n", "\n         "))
         lines.append("")
-    if grade.output.strip():
-        lines += ["Output of your code while grading (truncated):", grade.output[-5000:]]
     return "\n".join(lines) + "\n"
 
 
@@ -174,11 +119,10 @@ def gradescope_results(grade: Grade) -> dict:
     """Gradescope's results.json: one test a check, each worth its share of the task's points."""
     tests = []
     for t in TASKS:
-        mine = checks_of_task(grade, t.number)
-        for name, c in mine:
-            share = t.points / len(mine)
-            tests.append({"name": f"Task {t.number}: {name}", "score": share if c["passed"] else 0.0,
-                          "max_score": share, "output": c["feedback"], "visibility": "visible"})
+        points = check_points(grade, t)
+        for name, c in checks_of_task(grade, t.number):
+            tests.append({"name": f"Task {t.number}: {name}", "score": points[name] if c["passed"] else 0.0,
+                          "max_score": points[name], "output": c["feedback"], "visibility": "visible"})
     return {"score": grade.total, "output": f"Status: {grade.status}", "tests": tests,
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 
@@ -200,6 +144,7 @@ def write_outputs(grades: list[Grade], out: Path) -> None:
         (out / folder).mkdir(exist_ok=True)
         (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
         (out / folder / "feedback.txt").write_text(feedback_text(g))
+        (out / folder / "log.txt").write_text(g.log)
     plot_distribution(grades, out / "score_distribution.png")
 
 
@@ -220,25 +165,43 @@ def plot_distribution(grades: list[Grade], path: Path) -> None:
 
 
 def grade_all(submissions: dict[str, Path], out: Path, workers: int, timeout: float, memory_mb: int,
-              progress: bool = True) -> list[Grade]:
+              sandboxed: bool = True, progress: bool = True) -> list[Grade]:
     from tqdm.auto import tqdm
 
-    net_prefix = network_isolation()
+    mode = "bwrap" if sandboxed else "none"
     bar = tqdm(total=len(submissions), desc="grading", unit="submission", disable=not progress)
-
-    def one(name: str) -> Grade:
-        try:
-            return grade_one(name, submissions[name], timeout, memory_mb, net_prefix)
-        except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
-            return Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
-        finally:
+    context = multiprocessing.get_context("spawn")  # judge processes start clean, not as copies of this one
+    grades = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {name: pool.submit(judge_one, path, mode, memory_mb, timeout) for name, path in submissions.items()}
+        for name, future in futures.items():
+            try:
+                grades[name] = grade_from_result(name, future.result(), sandboxed)
+            except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
+                grades[name] = Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
             bar.update(1)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        grades = list(pool.map(one, submissions))
     bar.close()
-    write_outputs(grades, out)
-    return grades
+    ordered = [grades[name] for name in submissions]
+    write_outputs(ordered, out)
+    return ordered
+
+
+def compare_with_otter(grades: list[Grade], otter_csv: Path) -> list[str]:
+    """Lines naming the submissions whose otter grade differs from the judge's."""
+    with open(otter_csv, newline="") as f:
+        theirs = {Path(row["file"]).name: row for row in csv.DictReader(f)}
+    lines = []
+    for g in grades:
+        row = theirs.get(Path(g.file).name)
+        if row is None:
+            lines.append(f"{g.file}: not in {otter_csv.name}")
+            continue
+        diffs = [f"{t.key} {float(row.get(t.key) or 0):g} -> {g.task_points[t.key]:g}" for t in TASKS
+                 if abs(float(row.get(t.key) or 0) - g.task_points[t.key]) > 1e-3]
+        if diffs:
+            lines.append(f"{g.file}: otter {float(row.get('total_points_earned') or 0):g}, judge {g.total:g} "
+                         f"({'; '.join(diffs)})")
+    return lines
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -250,21 +213,43 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not submissions:
         print(f"rnnlab grade: no {' or '.join(SUBMISSION_SUFFIXES)} files in {', '.join(args.submissions)}", file=sys.stderr)
         return 2
+    if args.compare and not Path(args.compare).is_file():
+        print(f"rnnlab grade: no such file: {args.compare} (give the final_grades.csv of an otter run)", file=sys.stderr)
+        return 2
+    if not args.no_sandbox:
+        from rnnjudge.sandbox import bwrap_problem
+
+        problem = bwrap_problem()
+        if problem:
+            print(f"rnnlab grade: refusing to run submissions without a sandbox: {problem} "
+                  "To grade anyway, pass --no-sandbox: every row's status will then say so.", file=sys.stderr)
+            return 2
     out = Path(args.out)
-    grades = grade_all(submissions, out, args.workers, args.timeout, args.memory_mb, progress=not args.no_progress)
+    grades = grade_all(submissions, out, args.workers, args.timeout, args.memory_mb, sandboxed=not args.no_sandbox,
+                       progress=not args.no_progress)
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
-          f"per-submission results.json and feedback.txt, {out / 'score_distribution.png'}")
+          f"per-submission results.json, feedback.txt and log.txt, {out / 'score_distribution.png'}")
+    if args.compare:
+        differences = compare_with_otter(grades, Path(args.compare))
+        print(f"{len(differences)} submissions graded differently in {args.compare}" + (":" if differences else "."))
+        for line in differences:
+            print("  " + line)
     return 0
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("grade", help="grade submissions without Docker",
-                       description="Grade .py (or .ipynb) submissions, each in its own limited process.")
+                       description="Grade .py (or .ipynb) submissions: a judge process per submission runs the "
+                                   "hidden checks against a sandboxed worker that alone runs the submission's code.")
     p.add_argument("submissions", nargs="+", help="submission files and/or folders of them")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per submission (default 120)")
-    p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per submission (default 4096)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of the worker (default 4096)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap (not safe against hostile code; every status says so)")
+    p.add_argument("--compare", metavar="OTTER_CSV",
+                   help="list the submissions whose grade in this otter final_grades.csv differs from the judge's")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_grade)

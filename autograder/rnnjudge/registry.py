@@ -36,11 +36,11 @@ def checks_for_task(task: int) -> list[Check]:
     return [c for c in CHECKS.values() if c.task == task]
 
 
-def check_points(task: int, task_points: float) -> dict[str, float]:
-    """A task's points split among its checks by weight (one place for otter and ``rnnlab grade``)."""
-    mine = checks_for_task(task)
-    total = sum(c.weight for c in mine)
-    return {c.name: task_points * c.weight / total for c in mine}
+def split_points(task_points: float, weights: dict[str, float]) -> dict[str, float]:
+    """A task's points split among its checks (name -> weight) by weight: one rule for the otter
+    test files and ``rnnlab grade``."""
+    total = sum(weights.values())
+    return {name: task_points * w / total for name, w in weights.items()}
 
 
 # Hypothesis runs in the judge: fixed, database-free, the same examples on every run and machine.

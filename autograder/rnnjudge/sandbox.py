@@ -79,7 +79,11 @@ def hidden_paths(roots: list[str]) -> list[str]:
     return [str(PACKAGE_DIR)] if any(str(PACKAGE_DIR).startswith(r + os.sep) for r in roots) else []
 
 
-def bwrap_command(worker_dir: Path) -> list[str]:
+def worker_program(folder: str) -> list[str]:
+    return [sys.executable, "-I", "-B", f"{folder}/worker.py", f"{folder}/rnn_lm.py"]
+
+
+def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[str]:
     roots = python_roots()
     args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             *system_binds()]
@@ -92,7 +96,7 @@ def bwrap_command(worker_dir: Path) -> list[str]:
              "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
     for key, value in worker_environment("/tmp").items():
         args += ["--setenv", key, value]
-    return args + [sys.executable, "-I", "-B", f"{INSIDE}/worker.py", f"{INSIDE}/rnn_lm.py"]
+    return args + (program or worker_program(INSIDE))
 
 
 def worker_environment(home: str) -> dict[str, str]:
@@ -105,7 +109,7 @@ def bwrap_problem() -> str | None:
     """None if a bwrap sandbox starts here, else why not (with what to do)."""
     if shutil.which("bwrap") is None:
         return f"bubblewrap (bwrap) is not installed; {INSTALL_HINT}"
-    probe = [*bwrap_command(Path(__file__).parent)[:-4], "/bin/true"]
+    probe = bwrap_command(PACKAGE_DIR, [sys.executable, "-c", "import torch"])
     proc = subprocess.run(probe, capture_output=True, text=True)
     if proc.returncode != 0:
         return (f"bubblewrap cannot start a sandbox here ({proc.stderr.strip()[:300]}); inside Docker its "
@@ -217,7 +221,7 @@ def start_worker(worker_dir: Path, mode: str, limits: Limits, log) -> tuple[subp
         argv, cwd, env = bwrap_command(worker_dir), worker_dir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:
         home = worker_dir / "home" if mode == "user" else worker_dir
-        argv = [sys.executable, "-I", "-B", str(worker_dir / "worker.py"), str(worker_dir / "rnn_lm.py")]
+        argv = worker_program(str(worker_dir))
         cwd, env = home, worker_environment(str(home))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,
                             start_new_session=True, close_fds=True,

@@ -1,0 +1,323 @@
+"""Copy detection: which pairs of submissions share unusually much of their own code.
+
+Method (winnowing, as MOSS, JPlag and copydetect use it):
+
+1. Each submission's code (a .py file, or a notebook's code cells) becomes a stream of
+   normalised Python tokens: comments and docstrings dropped, every identifier that a student
+   can rename consistently (variables, parameters, functions, import aliases) becomes ``V``,
+   numbers ``N``, strings ``S``; keywords, built-ins, attribute names (``.fc``, ``.cross_entropy``)
+   and keyword-argument names (``ignore_index=``) are kept. Renaming and re-commenting leave the
+   stream unchanged; reformatting too, since only tokens count.
+2. Every ``KGRAM`` consecutive tokens are hashed; winnowing keeps the rightmost minimum of each
+   ``WINDOW`` consecutive hashes, so any shared run of ``KGRAM + WINDOW - 1`` tokens is found.
+   Independent lines moved around keep their own k-grams; only the k-grams across the moved
+   boundaries change.
+3. Code every submission shares by construction does not count: a fingerprint that is a k-gram
+   of the student skeleton (given code and stubs), of the reference solution (small tasks converge
+   on the same few lines; its ``# BEGIN/END SOLUTION`` markers are comments, so they are not
+   tokens) or of the lab notebook's code cells is dropped. What is left is the submission's
+   *own* code. Fingerprints that more than ``max(COMMON_MIN, COMMON_SHARE x class size)``
+   submissions share are common idioms (MOSS's ``-m``) and are dropped too.
+4. The score of a pair is the share of the smaller submission's own fingerprints that the other
+   one also has (1.0: all of it). A pair is flagged when its score reaches the threshold and they
+   share at least ``MIN_SHARED`` fingerprints. An inverted index (fingerprint -> submissions)
+   makes the comparison proportional to the shared fingerprints, not to the 125k pairs of a class
+   of 500.
+
+Why not ``copydetect`` (0.5.0, MIT; needs numpy, matplotlib, jinja2, pygments, tqdm, which this
+project mostly has): it drops only the *winnowed* fingerprints of boilerplate files, so near
+every edit some reference-solution k-grams survive as "own" code; it replaces attribute names by
+``V``, which erases most of what distinguishes the lab's code (``.fc``, ``.rnn_cell``,
+``.cross_entropy``); it compares all pairs one by one in Python; and its report is its own page,
+while ours is one section of the class report. The method fits in this module.
+
+Measured on ``tests/submission_bank.py`` (``tests/test_class_report.py`` pins it): every
+buggy variant against a copy of it with renamed variables, comments removed and moved and
+independent lines swapped scores 1.0 (27 of 27); the solution and the 7 correct alternatives
+score 0.0 against each other (36 pairs) and every buggy variant scores 0.0 against every other.
+The default threshold 0.5 sits between them and leaves room for real classes, where independent
+students' own code shares a few idioms (scores well below 0.5) and a copy edited by hand keeps
+most of it. The bank's limitation: its submissions are the solution plus a one-line bug, so two
+students making the same one-line bug in otherwise reference code would look like a copy; the
+common-idiom rule drops such a bug once more than ``COMMON_MIN`` submissions share it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import keyword
+import re
+import tokenize
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
+
+KGRAM = 10  # tokens a fingerprint covers
+WINDOW = 5  # winnowing window: shared runs of KGRAM + WINDOW - 1 = 14 tokens are always found
+DEFAULT_THRESHOLD = 0.7
+MIN_SHARED = 2  # fingerprints two submissions must share to be flagged at all
+COMMON_MIN, COMMON_SHARE = 10, 0.05  # a fingerprint in more submissions than this is a common idiom
+
+KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+SKIPPED_TYPES = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+STATEMENT_START = {"", "NEWLINE", "INDENT", "DEDENT"}
+API_STRING = re.compile(r"""(["'])[A-Za-z_][\w.]{0,30}\1""")
+FALLBACK_TOKEN = re.compile(r"#[^\n]*|[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
+
+
+@dataclass
+class Tokens:
+    """A submission's normalised tokens and where each one is in its code."""
+
+    texts: list[str]  # V, N, S, a keyword, an attribute name, an operator, NEWLINE, ...
+    first_lines: np.ndarray  # 1-based line of each token's start in the displayed code
+    last_lines: np.ndarray
+
+
+@dataclass
+class Fingerprint:
+    """One submission, ready to compare."""
+
+    name: str
+    code: str  # the text the report shows (a notebook's code cells joined)
+    tokens: Tokens
+    kgrams: np.ndarray  # the hash of every k-gram, in order
+    own_kgrams: np.ndarray  # the k-grams that are not boilerplate, unique and sorted (for highlighting)
+    own: np.ndarray  # the winnowed ones among them: the fingerprints compared
+
+
+@dataclass
+class SimilarPair:
+    a: str
+    b: str
+    score: float  # shared / min(own fingerprints of a, of b)
+    shared: int  # fingerprints in both, common idioms excluded
+    share_of_a: float  # shared / own fingerprints of a
+    share_of_b: float
+    lines_a: list[int]  # lines of a's code in a shared k-gram (own code only)
+    lines_b: list[int]
+
+
+# ----------------------------------------------------------------------------
+# Reading code
+# ----------------------------------------------------------------------------
+
+def read_code(path: Path) -> str:
+    """The code of a .py file, or the code cells of a notebook; "" if it cannot be read.
+
+    Never raises: a file that is not UTF-8 is decoded with replacement characters, an invalid
+    notebook has no code."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return ""
+    text = raw.decode("utf-8", errors="replace")
+    return notebook_code(text) if str(path).endswith(".ipynb") else text
+
+
+def notebook_code(text: str) -> str:
+    """The code cells of a notebook's JSON, joined by blank lines ("" for an invalid notebook)."""
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (ValueError, AttributeError):
+        return ""
+    code = []
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            code.append("".join(map(str, source)) if isinstance(source, list) else str(source))
+    return "\n\n".join(code)
+
+
+# ----------------------------------------------------------------------------
+# Tokens
+# ----------------------------------------------------------------------------
+
+def raw_tokens(code: str) -> list[tuple[str, str, int, int]]:
+    """(type name, text, first line, last line) of each token; comments and blank lines dropped.
+
+    Python's tokenizer first; code it rejects (broken indentation, an unclosed string) is split
+    by a regular expression instead, so every file gets tokens."""
+    try:
+        return [(tokenize.tok_name[t.type], t.string, t.start[0], t.end[0])
+                for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in SKIPPED_TYPES]
+    except (tokenize.TokenError, SyntaxError):
+        return fallback_tokens(code)
+
+
+def fallback_tokens(code: str) -> list[tuple[str, str, int, int]]:
+    found = []
+    for number, line in enumerate(code.splitlines(), start=1):
+        for match in FALLBACK_TOKEN.finditer(line):
+            text = match.group()
+            if not text.startswith("#"):
+                kind = "NAME" if text[0].isalpha() or text[0] == "_" else "NUMBER" if text[0].isdigit() else "OP"
+                found.append((kind, text, number, number))
+        found.append(("NEWLINE", "\n", number, number))
+    return found
+
+
+def normalise(raw: list[tuple[str, str, int, int]]) -> Tokens:
+    """Replace what a student can rename or reword by placeholders; drop docstrings."""
+    texts, first_lines, last_lines = [], [], []
+    depth = 0  # brackets open: a name followed by "=" inside them is a keyword argument
+    for i, (kind, text, first, last) in enumerate(raw):
+        previous = raw[i - 1] if i else ("", "", 0, 0)
+        following = raw[i + 1] if i + 1 < len(raw) else ("", "", 0, 0)
+        if kind == "OP" and text in "([{":
+            depth += 1
+        elif kind == "OP" and text in ")]}":
+            depth = max(depth - 1, 0)
+        if kind == "STRING" and previous[0] in STATEMENT_START and following[0] in ("NEWLINE", ""):
+            continue  # a docstring or a bare string statement
+        normalised = normalised_text(kind, text, previous[1], following[1], depth)
+        if normalised:
+            texts.append(normalised)
+            first_lines.append(first)
+            last_lines.append(last)
+    return Tokens(texts, np.array(first_lines, dtype=np.int64), np.array(last_lines, dtype=np.int64))
+
+
+def normalised_text(kind: str, text: str, previous: str, following: str, depth: int) -> str:
+    if kind == "NAME":
+        kept = text in KEPT_NAMES or previous == "." or (depth and following == "=")
+        return text if kept else "V"
+    if kind == "NUMBER":
+        return "N"
+    if kind == "STRING" and API_STRING.fullmatch(text):
+        return text.strip("'\"")  # "relu", "weight_hh", "sum": values an API takes, not prose
+    if kind in ("STRING", "FSTRING_START"):
+        return "S"
+    if kind in ("FSTRING_MIDDLE", "FSTRING_END"):
+        return ""
+    if kind in ("NEWLINE", "INDENT", "DEDENT"):
+        return kind
+    return text
+
+
+# ----------------------------------------------------------------------------
+# Fingerprints
+# ----------------------------------------------------------------------------
+
+def kgram_hashes(tokens: Tokens) -> np.ndarray:
+    """A deterministic 64-bit hash of every KGRAM consecutive tokens (polynomial, wrapping)."""
+    if len(tokens.texts) < KGRAM:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.array([zlib.crc32(text.encode()) for text in tokens.texts], dtype=np.uint64)
+    count = len(ids) - KGRAM + 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    for offset in range(KGRAM):
+        hashes = hashes * np.uint64(1_000_003) + ids[offset : offset + count]
+    return hashes
+
+
+def winnow(hashes: np.ndarray) -> np.ndarray:
+    """The positions winnowing selects: the rightmost minimum of every WINDOW consecutive hashes."""
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(hashes) < WINDOW:
+        return np.array([len(hashes) - 1 - int(np.argmin(hashes[::-1]))])
+    windows = sliding_window_view(hashes, WINDOW)
+    rightmost = WINDOW - 1 - np.argmin(windows[:, ::-1], axis=1)
+    return np.unique(np.arange(len(windows)) + rightmost)
+
+
+def boilerplate_hashes() -> np.ndarray:
+    """Every k-gram of the student skeleton, the reference solution and the lab notebook."""
+    sources = [ASSIGNMENT_DIR / "rnn_lm.py", SOLUTION_DIR / "rnn_lm.py", ASSIGNMENT_DIR / "lab.ipynb"]
+    return np.unique(np.concatenate([kgram_hashes(normalise(raw_tokens(read_code(p)))) for p in sources]))
+
+
+def fingerprint(name: str, code: str, boilerplate: np.ndarray) -> Fingerprint:
+    tokens = normalise(raw_tokens(code))
+    kgrams = kgram_hashes(tokens)
+    own_kgrams = np.setdiff1d(kgrams, boilerplate)
+    own = np.intersect1d(kgrams[winnow(kgrams)], own_kgrams)
+    return Fingerprint(name, code, tokens, kgrams, own_kgrams, own)
+
+
+# ----------------------------------------------------------------------------
+# Comparison
+# ----------------------------------------------------------------------------
+
+def common_limit(class_size: int) -> int:
+    return max(COMMON_MIN, int(COMMON_SHARE * class_size))
+
+
+def shared_counts(prints: list[Fingerprint]) -> tuple[Counter, list[int]]:
+    """Shared fingerprints of every pair that shares any (an inverted index), and each
+    submission's own fingerprints once common idioms are dropped."""
+    holders: dict[int, list[int]] = {}
+    for index, fp in enumerate(prints):
+        for value in fp.own.tolist():
+            holders.setdefault(value, []).append(index)
+    limit = common_limit(len(prints))
+    own_counts = [0] * len(prints)
+    pairs: Counter = Counter()
+    for owners in holders.values():
+        if len(owners) > limit:
+            continue
+        for i, a in enumerate(owners):
+            own_counts[a] += 1
+            for b in owners[i + 1 :]:
+                pairs[a, b] += 1
+    return pairs, own_counts
+
+
+def similar_pairs(prints: list[Fingerprint], threshold: float) -> list[SimilarPair]:
+    """Pairs whose score reaches ``threshold``, the most similar first."""
+    pairs, own_counts = shared_counts(prints)
+    found = []
+    for (a, b), shared in pairs.items():
+        score = shared / min(own_counts[a], own_counts[b])
+        if score >= threshold and shared >= MIN_SHARED:
+            lines_a, lines_b = matching_lines(prints[a], prints[b])
+            found.append(SimilarPair(prints[a].name, prints[b].name, round(score, 4), shared,
+                                     round(shared / own_counts[a], 4), round(shared / own_counts[b], 4),
+                                     lines_a, lines_b))
+    return sorted(found, key=lambda p: (-p.score, -p.shared, p.a, p.b))
+
+
+def matching_lines(a: Fingerprint, b: Fingerprint) -> tuple[list[int], list[int]]:
+    """The lines of each with own code that the other has too."""
+    shared = np.intersect1d(a.own_kgrams, b.own_kgrams, assume_unique=True)
+    return shared_code_lines(a, shared), shared_code_lines(b, shared)
+
+
+def shared_code_lines(fp: Fingerprint, shared: np.ndarray) -> list[int]:
+    """Lines of the own code that the k-grams in ``shared`` cover.
+
+    A run of consecutive own k-grams starting at s..e covers tokens s..e+KGRAM-1, but only tokens
+    s+KGRAM-1..e are own code (the rest is the boilerplate around it); when the run is shorter
+    than a k-gram (a few tokens changed or deleted), the tokens e..s+KGRAM-1 are where it changed."""
+    starts = np.flatnonzero(np.isin(fp.kgrams, shared))
+    lines: set[int] = set()
+    for run in np.split(starts, np.flatnonzero(np.diff(starts) > 1) + 1) if len(starts) else []:
+        low, high = sorted((int(run[0]) + KGRAM - 1, int(run[-1])))
+        for first, last in zip(fp.tokens.first_lines[low : high + 1].tolist(), fp.tokens.last_lines[low : high + 1].tolist()):
+            lines.update(range(first, last + 1))
+    return sorted(lines)
+
+
+@dataclass
+class SimilarityResult:
+    pairs: list[SimilarPair]
+    codes: dict[str, str]  # name -> the code shown for it
+    without_code: list[str]  # submissions with too little readable code to compare
+
+
+def find_similar(sources: dict[str, Path], threshold: float) -> SimilarityResult:
+    """Read, fingerprint and compare every submission."""
+    boilerplate = boilerplate_hashes()
+    prints = [fingerprint(name, read_code(path), boilerplate) for name, path in sorted(sources.items())]
+    without_code = [fp.name for fp in prints if len(fp.kgrams) == 0]
+    return SimilarityResult(similar_pairs(prints, threshold), {fp.name: fp.code for fp in prints},
+                            without_code)
