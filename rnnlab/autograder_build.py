@@ -59,7 +59,7 @@ def otter_test_files() -> dict[str, str]:
     return {f"{t.key}.py": otter_test_file(t) for t in TASKS}
 
 
-def build_autograder_zip(zip_path: Path = ZIP_PATH) -> Path:
+def build_autograder_zip(zip_path: Path = ZIP_PATH, timeout: float | None = None) -> Path:
     """Write the otter autograder zip (test files, judge package, plugin config, CPU-torch requirements)."""
     otter = Path(sys.executable).parent / "otter"
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +70,8 @@ def build_autograder_zip(zip_path: Path = ZIP_PATH) -> Path:
         shutil.copytree(AUTOGRADER_DIR, stage / PACKAGE_FOLDER,
                         ignore=shutil.ignore_patterns("dist", "__pycache__", "*.egg-info", "*.png", "build", ".hypothesis"))
         (stage / "requirements.txt").write_text(otter_requirements())
-        (stage / "otter_config.json").write_text(json.dumps({"plugins": [PLUGIN]}))
+        plugin = {PLUGIN: {"timeout": timeout}} if timeout else PLUGIN
+        (stage / "otter_config.json").write_text(json.dumps({"plugins": [plugin]}))
         zip_path.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([str(otter), "generate", "-t", "tests", "-o", str(zip_path.resolve()), "-r",
                                "requirements.txt", "-c", "otter_config.json", "--python-version", PYTHON_VERSION,

@@ -37,6 +37,7 @@ MESSAGE_GROUPS_SHOWN = 3
 MESSAGE_LINES_SHOWN = 2  # of each example message; the rest is folded
 PAIRS_SHOWN = 40  # side-by-side views on the page; similarity.csv has every pair
 CONTEXT_LINES = 2  # unhighlighted lines shown around each shared region
+FIGURE_COLUMNS = 3  # task charts a row
 SUMMARY_COLUMNS = ["check", "task", "description", "failed", "graded", "share", "most_frequent_message"]
 SIMILARITY_COLUMNS = ["file_a", "file_b", "score", "shared_fingerprints", "share_of_a", "share_of_b",
                       "shared_lines_a", "shared_lines_b"]
@@ -147,10 +148,11 @@ def score_figure(grades: list) -> str:
     import matplotlib.pyplot as plt
 
     percents = [100 * g.total / TOTAL_POINTS for g in grades]
+    mean, median = statistics.mean(percents), statistics.median(percents)
     fig, ax = plt.subplots(figsize=(10.5, 3.2))
     ax.hist(percents, bins=range(0, 105, 5), color="#3b6ea8", edgecolor="white")
-    ax.axvline(statistics.mean(percents), color="#c0392b", linestyle="--", label=f"mean {statistics.mean(percents):.1f}%")
-    ax.axvline(statistics.median(percents), color="#222222", linestyle=":", label=f"median {statistics.median(percents):.1f}%")
+    ax.axvline(mean, color="#c0392b", linestyle="--", label=f"mean {mean:.1f}%")
+    ax.axvline(median, color="#222222", linestyle=":", label=f"median {median:.1f}%")
     ax.set(xlim=(0, 100), xlabel="percent of the points", ylabel="submissions",
            title=f"Scores ({len(grades)} submissions)")
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -165,18 +167,22 @@ def task_points_figure(grades: list) -> str:
     """One bar chart a task: how many submissions got each number of points."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(10.5, 5.2))
+    rows = -(-len(TASKS) // FIGURE_COLUMNS)
+    fig, axes = plt.subplots(rows, FIGURE_COLUMNS, figsize=(10.5, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(TASKS):]:
+        ax.set_visible(False)
     for task, ax in zip(TASKS, axes.flat):
         counts = Counter(round(g.task_points.get(task.key, 0.0), 2) for g in grades)
         values = sorted(counts)
-        ax.bar([f"{v:g}" for v in values], [counts[v] for v in values],
-               color=["#c0392b" if v == 0 else "#2e8b57" if v == task.points else "#e0a030" for v in values])
-        ax.set_title(textwrap.fill(f"Task {task.number} ({task.points} pts): {task.title}", 40), fontsize=9)
+        colours = ["#c0392b" if v == 0 else "#2e8b57" if v == task.points else "#e0a030" for v in values]
+        ax.bar([f"{v:g}" for v in values], [counts[v] for v in values], color=colours)
+        title = f"Task {task.number} ({task.points} pts): {task.title}"
+        ax.set_title(textwrap.fill(title, 40, break_on_hyphens=False), fontsize=9)
         ax.set_xlabel("points", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.yaxis.get_major_locator().set_params(integer=True)
-    axes.flat[0].set_ylabel("submissions")
-    axes.flat[3].set_ylabel("submissions")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("submissions")
     fig.tight_layout()
     uri = png_data_uri(fig)
     plt.close(fig)
@@ -324,7 +330,8 @@ def pair_view(pair: similarity.SimilarPair, codes: dict[str, str], opened: bool)
              f"({pair.share_of_a:.0%} of the first one's own code, {pair.share_of_b:.0%} of the second one's)")
     sides = "".join(f"<div><h3>{escape(name)}</h3>{code_view(codes[name], lines)}</div>"
                     for name, lines in ((pair.a, pair.lines_a), (pair.b, pair.lines_b)))
-    return f'<details class="pair"{" open" if opened else ""}><summary>{title}</summary><div class="side">{sides}</div></details>'
+    state = " open" if opened else ""
+    return f'<details class="pair"{state}><summary>{title}</summary><div class="side">{sides}</div></details>'
 
 
 def code_view(code: str, highlighted: list[int]) -> str:

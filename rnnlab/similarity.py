@@ -32,10 +32,10 @@ disguised copies at 0.7, but it also scores ``rnn_returns_log_probs`` against th
 ``parameters_created_in_another_order`` 0.68 (0.5 here, one shared fingerprint) and an
 independently written implementation 0.94 against the latter (0.56 here). It replaces every
 name, attribute and module names included, by ``V``, and the lab's own code is short:
-``F.cross_entropy(a, b)`` and ``torch.stack(a, b)`` become the same characters. Its speed would do (125k pairs in about 4 s), but
-we would use its internals (``CodeFingerprint``, ``compare_files``), not its command, to make
-one section of our page. The method fits in this module, with a tokenizer that keeps what the
-lab's code is made of.
+``F.cross_entropy(a, b)`` and ``torch.stack(a, b)`` become the same characters. Its speed would
+do (125k pairs in about 4 s), but we would use its internals (``CodeFingerprint``,
+``compare_files``), not its command, to make one section of our page. The method fits in this
+module, with a tokenizer that keeps what the lab's code is made of.
 
 Measured (``tests/test_class_report.py`` checks each against the default threshold; KGRAM 10,
 WINDOW 5):
@@ -133,13 +133,13 @@ class SimilarPair:
 def read_code(path: Path) -> str:
     """The code of a .py file, or the code cells of a notebook; "" if it cannot be read.
 
-    Never raises: a file that is not UTF-8 is decoded with replacement characters, an invalid
-    notebook has no code."""
+    Never raises: a file that is not UTF-8 is decoded with replacement characters (a BOM is
+    dropped), an invalid notebook has no code."""
     try:
         raw = Path(path).read_bytes()
     except OSError:
         return ""
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8-sig", errors="replace")
     return notebook_code(text) if str(path).endswith(".ipynb") else text
 
 
@@ -323,7 +323,8 @@ def shared_code_lines(fp: Fingerprint, shared: np.ndarray) -> list[int]:
     lines: set[int] = set()
     for run in np.split(starts, np.flatnonzero(np.diff(starts) > 1) + 1) if len(starts) else []:
         low, high = sorted((int(run[0]) + KGRAM - 1, int(run[-1])))
-        for first, last in zip(fp.tokens.first_lines[low : high + 1].tolist(), fp.tokens.last_lines[low : high + 1].tolist()):
+        firsts, lasts = fp.tokens.first_lines[low : high + 1], fp.tokens.last_lines[low : high + 1]
+        for first, last in zip(firsts.tolist(), lasts.tolist()):
             lines.update(range(first, last + 1))
     return sorted(lines)
 

@@ -1,82 +1,148 @@
-"""`rnnlab grade` on a mixed class, and `otter run` with the generated autograder zip."""
+"""`rnnlab grade` on a mixed class (the bank, hostile and attacking submissions), and `otter run`
+with the generated autograder zip, which must give the same scores."""
 
 import csv
+import hashlib
 import json
-import shutil
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from attack_bank import attacks
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
-from submission_bank import BUGGY, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits
+from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
 
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]
+MARKER = "rnnlab-attack-marker-7f3a"
+TIMEOUT = 45
+
+
+def repo_fingerprint() -> str:
+    """Every file of the repository that grading could touch (tracked or not, outside .venv/.git)."""
+    digest = hashlib.sha256()
+    for path in sorted(REPO.rglob("*")):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in (".git", ".venv") or "__pycache__" in rel.parts or ".hypothesis" in rel.parts \
+                or rel.parts[:2] == ("autograder", "dist") or not path.is_file():
+            continue
+        digest.update(str(rel).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def marked_processes() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and MARKER.encode() in (proc / "cmdline").read_bytes():
+                found.append(proc.name)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
-    (folder / "good.py").write_text(SOLUTION)
-    (folder / "loud.py").write_text(LOUD_SOLUTION)
-    (folder / "untouched.py").write_text((REPO / "assignment" / "rnn_lm.py").read_text())
-    (folder / "buggy_loss.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
-    (folder / "buggy_loss_again.py").write_text(apply_edits(BUGGY["loss_no_pad_mask"][1]))
+    out = tmp_path_factory.mktemp("grades")
+    sources = {"good.py": SOLUTION, "victim.py": SOLUTION, "loud.py": LOUD_SOLUTION,
+               "untouched.py": (REPO / "assignment" / "rnn_lm.py").read_text(),
+               "buggy_loss.py": apply_edits(BUGGY["loss_no_pad_mask"][1]),
+               "buggy_loss_again.py": apply_edits(BUGGY["loss_no_pad_mask"][1])}
+    sources |= {f"{name}.py": source for name, (source, _) in HOSTILE.items()}
+    sources |= {f"attack_{name}.py": source for name, source in attacks(REPO, out, folder, MARKER).items()}
+    sources |= {f"buggy_{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
+    sources |= {f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()}
+    for name, source in sources.items():
+        (folder / name).write_text(source)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
     nbformat.write(notebook, folder / "notebook.ipynb")
-    for name, (source, _) in HOSTILE.items():
-        (folder / f"{name}.py").write_text(source)
-    out = tmp_path_factory.mktemp("grades")
-    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout", "45",
-                           "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=900)
+    (folder / "broken.ipynb").write_text("{ this is not json")
+    before = repo_fingerprint()
+    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
+                           str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
-    return folder, out, rows
+    return {"folder": folder, "out": out, "rows": rows, "sources": sources, "repo_before": before,
+            "repo_after": repo_fingerprint(), "marked": marked_processes()}
+
+
+def total(row) -> float:
+    return float(row["total_points_earned"])
 
 
 def test_one_row_per_submission_with_otter_columns(graded_class):
-    folder, out, rows = graded_class
-    assert set(rows) == {p.name for p in folder.iterdir()}
-    with open(out / "final_grades.csv") as f:
+    assert set(graded_class["rows"]) == {p.name for p in graded_class["folder"].iterdir()}
+    with open(graded_class["out"] / "final_grades.csv") as f:
         header = next(csv.reader(f))
     assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status"]
-    assert (out / "score_distribution.png").stat().st_size > 5000
+    assert (graded_class["out"] / "score_distribution.png").stat().st_size > 5000
 
 
 def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
-    _, _, rows = graded_class
-    assert float(rows["good.py"]["total_points_earned"]) == TOTAL_POINTS
-    assert float(rows["loud.py"]["total_points_earned"]) == TOTAL_POINTS  # megabytes of printing, still graded
-    assert float(rows["notebook.ipynb"]["total_points_earned"]) == TOTAL_POINTS
+    rows = graded_class["rows"]
+    for name in ("good.py", "victim.py", "loud.py", "notebook.ipynb", *(f"correct_{n}.py" for n in CORRECT)):
+        assert total(rows[name]) == TOTAL_POINTS, rows[name]
+        assert rows[name]["grading_status"] == "graded"
+
+
+def test_printing_goes_to_the_ta_log_not_to_feedback(graded_class):
+    out = graded_class["out"]
+    assert "spam" in (out / "loud" / "log.txt").read_text()
+    assert "spam" not in (out / "loud" / "feedback.txt").read_text()
+    assert "spam" not in (out / "loud" / "results.json").read_text()
 
 
 def test_untouched_stubs_and_buggy_code(graded_class):
-    _, out, rows = graded_class
-    assert float(rows["untouched.py"]["total_points_earned"]) == 0
-    assert "untouched stubs" in rows["untouched.py"]["grading_status"]
+    rows, out = graded_class["rows"], graded_class["out"]
+    assert total(rows["untouched.py"]) == 0 and "untouched stubs" in rows["untouched.py"]["grading_status"]
     buggy = rows["buggy_loss.py"]
-    again = dict(rows["buggy_loss_again.py"], file="buggy_loss.py")
-    assert again == buggy  # the same code gets the same row, status included
+    assert dict(rows["buggy_loss_again.py"], file="buggy_loss.py") == buggy  # same code, same row
     assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
     feedback = (out / "buggy_loss" / "feedback.txt").read_text()
-    assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
+    assert "[FAIL] lm_loss" in feedback and "Falsifying example" in feedback
     results = json.loads((out / "buggy_loss" / "results.json").read_text())
-    assert results["score"] == float(buggy["total_points_earned"])
+    assert results["score"] == total(buggy)
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_submission_gets_no_points_and_a_status(graded_class, name):
-    _, _, rows = graded_class
-    row = rows[f"{name}.py"]
-    expected = HOSTILE[name][1]
-    assert expected in row["grading_status"], row["grading_status"]
-    assert float(row["total_points_earned"]) == 0, row
+def test_broken_submission_gets_no_points_and_a_status(graded_class, name):
+    row = graded_class["rows"][f"{name}.py"]
+    assert HOSTILE[name][1] in row["grading_status"], row["grading_status"]
+    assert total(row) == 0, row
+
+
+def test_invalid_notebook_is_named_as_such(graded_class):
+    row = graded_class["rows"]["broken.ipynb"]
+    assert "not a valid notebook" in row["grading_status"] and total(row) == 0
+
+
+@pytest.mark.parametrize("name", sorted(attacks(REPO, REPO, REPO, MARKER)))
+def test_attack_earns_nothing(graded_class, name):
+    row = graded_class["rows"][f"attack_{name}.py"]
+    assert total(row) == 0, row
+
+
+def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
+    folder, out = graded_class["folder"], graded_class["out"]
+    assert graded_class["repo_after"] == graded_class["repo_before"], "grading changed the repository"
+    for name, source in graded_class["sources"].items():
+        assert (folder / name).read_text() == source, f"{name} was changed"
+    expected = {"final_grades.csv", "score_distribution.png"} | {Path(n).stem for n in graded_class["rows"]}
+    assert {p.name for p in out.iterdir()} <= expected | {"report.html", "class_summary.csv", "similarity.csv"}
+    assert graded_class["marked"] == [], "processes started by a submission outlived grading"
+    log = (out / "attack_reads_and_writes_files" / "log.txt").read_text()
+    assert "BLOCKED" in log and "READ /" not in log and "WROTE /" not in log
+    feedback = (out / "attack_reads_and_writes_files" / "feedback.txt").read_text()
+    assert "def vanishing_check" not in feedback and "BLOCKED" not in feedback
 
 
 def test_missing_input_is_a_clear_error(tmp_path):
@@ -85,52 +151,25 @@ def test_missing_input_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.fixture(scope="module")
-def autograder_zip(tmp_path_factory):
-    return build_autograder_zip(tmp_path_factory.mktemp("zip") / "autograder.zip")
-
-
-def otter_scores(zip_path: Path, submission_source: str, workdir: Path) -> dict:
-    sub = workdir / "rnn_lm.py"
-    sub.write_text(submission_source)
-    otter = Path(sys.executable).parent / "otter"
-    proc = subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(workdir), str(sub)],
-                          capture_output=True, text=True, cwd=workdir, timeout=600)
-    results = json.loads((workdir / "results.json").read_text())
-    scored = {test["name"]: test["score"] for test in results["tests"] if "score" in test}  # one entry a task
-    assert set(scored) == {t.key for t in TASKS}, (results, proc.stdout[-2000:])
-    return scored
-
-
-@pytest.mark.parametrize("source_name", ["solution", "loss_no_pad_mask", "eval_base2_perplexity", "patches_allclose"])
-def test_otter_run_gives_the_same_scores(autograder_zip, graded_class, tmp_path, source_name):
-    source = {"solution": SOLUTION, "patches_allclose": HOSTILE["patches_allclose"][0]}.get(source_name)
-    source = source or apply_edits(BUGGY[source_name][1])
-    ours = subprocess.run([*RNNLAB, "grade", "--out", str(tmp_path / "ours"), "--no-progress",
-                           str(_write(tmp_path / "mine.py", source))], capture_output=True, text=True, cwd=REPO)
-    assert ours.returncode == 0, ours.stderr
-    with open(tmp_path / "ours" / "final_grades.csv") as f:
+def test_refuses_without_a_sandbox_unless_told(tmp_path):
+    """With no bwrap on PATH the grader refuses and says how to install it; --no-sandbox says so per row."""
+    sub = _write(tmp_path / "good.py", SOLUTION)
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # the venv's bin only: no bwrap
+    proc = subprocess.run([*RNNLAB, "grade", str(sub), "--out", str(tmp_path / "o")], capture_output=True,
+                          text=True, cwd=REPO, env=env)
+    assert proc.returncode == 2 and "apt-get install bubblewrap" in proc.stderr and "--no-sandbox" in proc.stderr
+    proc = subprocess.run([*RNNLAB, "grade", str(sub), "--out", str(tmp_path / "o"), "--no-sandbox",
+                           "--no-progress"], capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "o" / "final_grades.csv") as f:
         row = next(csv.DictReader(f))
-    work = tmp_path / "otter"
-    work.mkdir()
-    theirs = otter_scores(autograder_zip, source, work)
-    for t in TASKS:
-        assert float(row[t.key]) == pytest.approx(theirs[t.key], abs=1e-3), (t.key, row, theirs)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
+    assert total(row) == TOTAL_POINTS and "unsandboxed" in row["grading_status"]
 
 
 def test_submission_code_has_no_network(tmp_path):
-    """Even loopback is unreachable from a submission (grading runs it under `unshare -n`)."""
+    """Even loopback is unreachable from a submission."""
     import socket
 
-    from rnnlab.grade import network_isolation
-    from submission_bank import before_solution
-
-    assert network_isolation(), "this machine should allow `unshare -n` (root or user namespaces)"
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
@@ -142,9 +181,9 @@ def test_submission_code_has_no_network(tmp_path):
     finally:
         server.close()
     assert proc.returncode == 0, proc.stderr
-    feedback = (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
-    assert "NETWORK-BLOCKED" in feedback and "NETWORK-REACHED" not in feedback
-    assert "Score: 100 / 100" in feedback
+    log = (tmp_path / "o" / "netprobe" / "log.txt").read_text()
+    assert "NETWORK-BLOCKED" in log and "NETWORK-REACHED" not in log
+    assert "Score: 100 / 100" in (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
 
 
 def test_classroom_layout_one_folder_per_student(tmp_path):
@@ -157,7 +196,7 @@ def test_classroom_layout_one_folder_per_student(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "o" / "final_grades.csv") as f:
-        totals = {r["file"]: float(r["total_points_earned"]) for r in csv.DictReader(f)}
+        totals = {r["file"]: total(r) for r in csv.DictReader(f)}
     assert totals == {"alice/rnn_lm.py": TOTAL_POINTS, "bob/rnn_lm.py": 0}
     assert (tmp_path / "o" / "alice" / "feedback.txt").is_file()
 
@@ -169,3 +208,52 @@ def test_two_submissions_with_one_name_are_refused(tmp_path):
     proc = subprocess.run([*RNNLAB, "grade", str(tmp_path / "a" / "rnn_lm.py"), str(tmp_path / "b" / "rnn_lm.py"),
                            "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "both called rnn_lm.py" in proc.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# -- otter ---------------------------------------------------------------------------------
+
+def otter_scores(zip_path: Path, source: str, workdir: Path) -> dict:
+    workdir.mkdir()
+    sub = _write(workdir / "rnn_lm.py", source)
+    otter = Path(sys.executable).parent / "otter"
+    proc = subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(workdir), str(sub)],
+                          capture_output=True, text=True, cwd=workdir, timeout=900)
+    results = json.loads((workdir / "results.json").read_text())
+    scored = {test["name"]: test["score"] for test in results["tests"] if test["name"] in {t.key for t in TASKS}}
+    assert set(scored) == {t.key for t in TASKS}, (results, proc.stdout[-2000:])
+    return scored
+
+
+def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, tmp_path):
+    """Every .py of the class (bank, broken, attacks) under `otter run` scores as under `rnnlab grade`."""
+    zip_path = build_autograder_zip(tmp_path / "autograder.zip", timeout=TIMEOUT)
+    names = sorted(n for n in graded_class["sources"])
+    with ThreadPoolExecutor(2) as pool:
+        theirs = dict(zip(names, pool.map(
+            lambda n: otter_scores(zip_path, graded_class["sources"][n], tmp_path / Path(n).stem), names)))
+    differ = {n: (theirs[n], {t.key: graded_class["rows"][n][t.key] for t in TASKS}) for n in names
+              if any(abs(float(graded_class["rows"][n][t.key]) - theirs[n][t.key]) > 1e-3 for t in TASKS)}
+    assert not differ, differ
+
+
+def test_compare_lists_submissions_graded_differently(graded_class, tmp_path):
+    otter_csv = tmp_path / "otter_grades.csv"
+    with open(graded_class["out"] / "final_grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["file"] == "untouched.py":
+            row["task1"], row["total_points_earned"] = "20", "20"  # an old zip that gave the skeleton points
+    with open(otter_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    proc = subprocess.run([*RNNLAB, "grade", str(graded_class["folder"] / "untouched.py"),
+                           str(graded_class["folder"] / "good.py"), "--out", str(tmp_path / "o"), "--no-progress",
+                           "--compare", str(otter_csv)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 submissions graded differently" in proc.stdout and "untouched.py: otter 20, judge 0" in proc.stdout

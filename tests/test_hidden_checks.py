@@ -1,94 +1,151 @@
-"""The hidden checks, in-process, against the solution, the skeleton and the submission bank."""
+"""The judge against the solution, the skeleton and the submission bank (each through a real
+sandboxed worker), and the parts of the judge that need no worker."""
 
-import types
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-
-from rnnlab.autograder_build import load_checks
+from rnnjudge import protocol
+from rnnjudge.judge import judge_submission
+from rnnjudge.registry import CHECKS
 from rnnlab.tasks import TASKS
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
-hidden_checks = load_checks()
 
 
-def namespace_of(source: str) -> dict:
-    module = types.ModuleType("rnn_lm")
-    exec(compile(source, "rnn_lm.py", "exec"), module.__dict__)
-    return module.__dict__
+def judge_source(item: tuple[str, str, str]) -> tuple[str, dict]:
+    name, source, folder = item
+    path = Path(folder) / f"{name}.py"
+    path.write_text(source)
+    return name, judge_submission(path)
 
 
-def task_scores(source: str) -> tuple[dict, dict]:
-    results = hidden_checks.run_all(namespace_of(source))
-    per_task = {t.number: [ok for name, (ok, _) in results.items() if hidden_checks.CHECKS[name].task == t.number]
-                for t in TASKS}
-    return {task: sum(oks) / len(oks) for task, oks in per_task.items()}, results
+@pytest.fixture(scope="session")
+def judged(tmp_path_factory) -> dict[str, dict]:
+    """Every bank submission judged once (two judge processes at a time)."""
+    folder = str(tmp_path_factory.mktemp("bank"))
+    items = [("solution", SOLUTION, folder), ("skeleton", (REPO / "assignment" / "rnn_lm.py").read_text(), folder)]
+    items += [(name, apply_edits(edits), folder) for name, (_, edits) in BUGGY.items()]
+    items += [(name, apply_edits(edits), folder) for name, edits in CORRECT.items()]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(pool.map(judge_source, items))
 
 
-def failures(results) -> str:
-    return "\n".join(fb for ok, fb in results.values() if not ok)
+def task_scores(result: dict) -> dict[int, float]:
+    per_task = {t.number: [c["passed"] for c in result["checks"].values() if c["task"] == t.number] for t in TASKS}
+    return {task: sum(oks) / len(oks) for task, oks in per_task.items()}
+
+
+def failures(result) -> str:
+    return "\n".join(c["feedback"] for c in result["checks"].values() if not c["passed"])
 
 
 def test_every_task_has_checks():
-    assert {c.task for c in hidden_checks.CHECKS.values()} == {t.number for t in TASKS}
+    assert {c.task for c in CHECKS.values()} == {t.number for t in TASKS}
 
 
-def test_solution_passes_every_check():
-    scores, results = task_scores(SOLUTION)
-    assert all(s == 1.0 for s in scores.values()), failures(results)
+def test_solution_passes_every_check(judged):
+    result = judged["solution"]
+    assert all(s == 1.0 for s in task_scores(result).values()), failures(result)
+    assert result["problems"] == []
 
 
-def test_skeleton_fails_every_check_as_not_implemented():
-    scores, results = task_scores((REPO / "assignment" / "rnn_lm.py").read_text())
-    assert all(s == 0.0 for s in scores.values())
-    assert all(": not implemented (Task " in fb for _, fb in results.values())
+def test_skeleton_fails_every_check_as_not_implemented(judged):
+    result = judged["skeleton"]
+    assert all(s == 0.0 for s in task_scores(result).values())
+    assert all(": not implemented (Task " in c["feedback"] for c in result["checks"].values())
+    assert "nothing implemented (untouched stubs)" in result["problems"]
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
-def test_buggy_submission_loses_points_on_its_task_only(name):
-    task, edits = BUGGY[name]
-    scores, results = task_scores(apply_edits(edits))
+def test_buggy_submission_loses_points_on_its_task_only(judged, name):
+    task, _ = BUGGY[name]
+    result = judged[name]
+    scores = task_scores(result)
     assert scores[task] < 1.0, f"{name} kept full marks on Task {task}"
     others = {t: s for t, s in scores.items() if t != task and s < 1.0}
-    assert not others, f"{name} also lost points on {others}:\n{failures(results)}"
-    for ok, feedback in results.values():
-        if not ok:
-            assert "FAILED" in feedback and len(feedback) > 40  # says what was checked and what was wrong
+    assert not others, f"{name} also lost points on {others}:\n{failures(result)}"
+    for c in result["checks"].values():
+        if not c["passed"]:
+            assert "FAILED" in c["feedback"] and len(c["message"]) > 20  # says what was checked and what was wrong
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
-def test_alternative_correct_submission_gets_full_marks(name):
-    scores, results = task_scores(apply_edits(CORRECT[name]))
-    assert all(s == 1.0 for s in scores.values()), failures(results)
+def test_alternative_correct_submission_gets_full_marks(judged, name):
+    assert all(s == 1.0 for s in task_scores(judged[name]).values()), failures(judged[name])
 
 
-def test_same_submission_same_feedback_every_time():
-    source = apply_edits(BUGGY["loss_no_pad_mask"][1])
-    assert hidden_checks.run_all(namespace_of(source)) == hidden_checks.run_all(namespace_of(source))
+def test_failing_hypothesis_case_is_reported(judged):
+    assert "Falsifying example" in judged["loss_no_pad_mask"]["checks"]["task3_reference"]["message"]
 
 
-def test_failing_hypothesis_case_is_reported():
-    _, results = task_scores(apply_edits(BUGGY["loss_no_pad_mask"][1]))
-    assert "Failing test case" in results["task3_reference"][1]
-
-
-def test_vanishing_check_rejects_a_non_recurrent_model():
+def test_vanishing_check_rejects_a_non_recurrent_model(judged):
     """A model that drops the recurrence has no far gradient: it must not pass the comparison."""
-    source = apply_edits(BUGGY["rnn_hidden_reset_every_step"][1])
-    ok, feedback = hidden_checks.run_check("task1_vanishing", namespace_of(source))
-    assert not ok and "not carried" in feedback
+    check = judged["rnn_hidden_reset_every_step"]["checks"]["task1_vanishing"]
+    assert not check["passed"] and "not carried" in check["message"]
 
 
-def test_tampering_is_detected_in_process():
-    import torch
-    ns = namespace_of(SOLUTION)
-    original = torch.allclose
-    torch.allclose = lambda *a, **k: True
+def test_gated_checks_count_only_with_the_task_solved(judged):
+    """A guessable or self-reported check passes only where the task's value checks pass."""
+    relu = judged["rnn_relu_cell"]["checks"]
+    assert not relu["task1_reference"]["passed"]
+    assert not relu["task1_shapes"]["passed"] and "counts only when" in relu["task1_shapes"]["message"]
+
+
+def test_same_submission_same_result(tmp_path):
+    source = apply_edits(BUGGY["eval_counts_pad_tokens"][1])
+    first = judge_source(("a", source, str(tmp_path)))[1]
+    second = judge_source(("b", source, str(tmp_path)))[1]
+    assert first["checks"] == second["checks"]
+
+
+def test_unreadable_notebooks_get_a_status_that_names_the_problem(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{ not json")
+    assert "not a valid notebook" in judge_submission(broken)["problems"][0]
+    empty = tmp_path / "empty.ipynb"
+    empty.write_text('{"cells": [{"cell_type": "markdown", "source": "hi"}], "metadata": {}, "nbformat": 4}')
+    assert "no code cell" in judge_submission(empty)["problems"][0]
+
+
+# -- the protocol, without a worker ------------------------------------------------------------
+
+def roundtrip(data: bytes):
+    import os
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
     try:
-        ok, feedback = hidden_checks.run_check("task1_continuation", ns)
+        return protocol.read_message(r, timeout=2)
     finally:
-        torch.allclose = original
-    assert not ok and "torch.allclose" in feedback
-    assert hidden_checks.run_check("task1_continuation", ns)[0]
+        os.close(r)
+
+
+def test_protocol_round_trip_keeps_dtypes_and_shapes():
+    arrays = {"x": np.arange(6, dtype=np.int64).reshape(2, 3), "y": np.ones((0, 4), np.float32)}
+    header, got = roundtrip(protocol.encode({"op": "forward", "no_grad": True}, arrays))
+    assert header == {"op": "forward", "no_grad": True}
+    assert all(got[k].dtype == v.dtype and np.array_equal(got[k], v) for k, v in arrays.items())
+
+
+def frame(header: bytes) -> bytes:
+    return len(header).to_bytes(4, "big") + header
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"\xff\xff\xff\xff", "header of"),
+    (frame(b"hello"), "not JSON"),
+    (frame(b"[]"), "not a JSON object"),
+    (protocol.encode({"x": 1})[:-1], "closed"),
+    (frame(b'{"arrays": [["x", "object", [1]]]}'), "malformed array"),
+    (frame(b'{"arrays": [["x", "float64", [-1]]]}'), "malformed array"),
+    (frame(b'{"arrays": [["x", "float64", [99999, 99999]]]}'), "arrays of more than"),
+    (frame(b'{"arrays": [["x", "float64", [2]]]}') + b"\x00" * 8, "no reply in time|closed"),
+])
+def test_protocol_rejects_malformed_messages(data, why):
+    with pytest.raises(protocol.ProtocolError, match=why):
+        roundtrip(data)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from . import checks  # noqa: F401 - registers the checks
-from .registry import CHECKS, Check
+from .registry import CHECKS, GATE_MESSAGE, Check
 from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
 
@@ -80,7 +80,17 @@ def outcome(chk: Check, passed: bool, message: str = "", not_implemented: bool =
     else:
         feedback = f"{chk.description}: FAILED.\n{message}"
     return {"task": chk.task, "passed": passed, "description": chk.description, "message": message,
-            "feedback": feedback, "weight": chk.weight, "attested": chk.attested}
+            "feedback": feedback, "weight": chk.weight, "gated": chk.gated}
+
+
+def apply_gates(outcomes: dict) -> None:
+    """A gated check counts only when every value check of its task passed: a worker can fake its
+    report or guess its answers, but not the values of a task it has not solved."""
+    for name, result in outcomes.items():
+        chk = CHECKS[name]
+        solved = all(o["passed"] for n, o in outcomes.items() if CHECKS[n].task == chk.task and not CHECKS[n].gated)
+        if chk.gated and result["passed"] and not solved:
+            outcomes[name] = outcome(chk, False, GATE_MESSAGE)
 
 
 def run_check(chk: Check, worker: WorkerSession) -> dict:
@@ -143,9 +153,10 @@ def judge_submission(path: Path, mode: str = "bwrap", limits: Limits = Limits(),
         result["log"] = log.read().decode("utf-8", errors="replace")
         if size > LOG_TAIL_BYTES:
             result["log"] = f"[... {size - LOG_TAIL_BYTES} earlier bytes of output dropped]\n" + result["log"]
+    apply_gates(result["checks"])
     if result["load_error"]:
         result["problems"].insert(0, result["load_error"])
-    if all(c["feedback"].endswith(")." ) and ": not implemented (" in c["feedback"] for c in result["checks"].values()):
+    if all(": not implemented (" in c["feedback"] for c in result["checks"].values()):
         result["problems"].append("nothing implemented (untouched stubs)")
     return result
 

@@ -24,7 +24,7 @@ from .judge import judge_submission
 from .sandbox import Limits, best_mode
 
 NOT_JUDGED = "not judged: the rnnjudge otter plugin did not run"
-TIMEOUT = 300.0
+TIMEOUT = 300.0  # seconds per submission; the zip's otter_config.json may set {"timeout": ...}
 
 
 def protect_from_worker(submission_path: Path) -> None:
@@ -45,7 +45,8 @@ class JudgePlugin(AbstractOtterPlugin):
         mode = best_mode()
         if mode == "user":
             protect_from_worker(Path(self.submission_path))
-        verdict = judge_submission(Path(self.submission_path), mode, Limits(cpu_seconds=int(TIMEOUT) + 5), TIMEOUT)
+        timeout = float((self.plugin_config or {}).get("timeout", TIMEOUT))
+        verdict = judge_submission(Path(self.submission_path), mode, Limits(cpu_seconds=int(timeout) + 5), timeout)
         for test_file in results.results.values():
             test_file.test_case_results = [
                 TestCaseResult(test_case=case, message=verdict["checks"][case.name]["feedback"],

@@ -14,20 +14,26 @@ class Check:
     name: str
     description: str
     func: Callable  # func(worker: session.WorkerSession) -> None; raises AssertionError with feedback
-    attested: bool = False  # passes on what the worker reports about itself: a hostile worker can fake it
+    gated: str = ""  # why a hostile worker could pass it ("attested" or "guessable"); "" when it cannot
 
     @property
     def weight(self) -> float:
-        return ATTESTED_WEIGHT if self.attested else 1.0
+        return ATTESTED_WEIGHT if self.gated == ATTESTED else 1.0
 
 
-ATTESTED_WEIGHT = 0.25  # few points for what only the worker can observe (README: "attested checks")
+# A check passes on what the worker reports about itself (its modules, its .grad, its mode)...
+ATTESTED = "attested"
+# ...or on answers that could be guessed without the code (shapes, zeros, outputs that agree).
+GUESSABLE = "guessable"
+ATTESTED_WEIGHT = 0.25  # few points for what only the worker can observe
+GATE_MESSAGE = ("counts only when the task's value checks pass (its answers could be guessed or come from "
+                "your own process's report)")
 CHECKS: dict[str, Check] = {}
 
 
-def check(task: int, description: str, attested: bool = False):
+def check(task: int, description: str, gated: str = ""):
     def register(func):
-        CHECKS[func.__name__] = Check(task, func.__name__, description, func, attested)
+        CHECKS[func.__name__] = Check(task, func.__name__, description, func, gated)
         return func
     return register
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..references import lstm_forward, nll, random_params
-from ..registry import check
+from ..registry import ATTESTED, check
 
 V = 12
 
@@ -64,7 +64,7 @@ def task4_token_weighted(worker):
 
 
 @check(4, "evaluate: no autograd graph; parameters, gradients and mode untouched (as your process reports them)",
-       attested=True)
+       gated=ATTESTED)
 def task4_no_side_effects(worker):
     for training in (True, False):
         reply = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, uneven_batches(),

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..registry import check
+from ..registry import ATTESTED, GUESSABLE, check
 
 # The fixture ``ManyRecurrent`` of the worker: parameter name -> shape.
 MANY_RECURRENT = {
@@ -51,7 +51,8 @@ def task5_reference(worker):
             f"got {got:.6f}, expected {want:.6f} over the {len(squares)} weight_hh parameters with a gradient{hint}")
 
 
-@check(5, "l2_grad_norm_recurrent: 0.0 when no recurrent weight has a gradient, or the model has none")
+@check(5, "l2_grad_norm_recurrent: 0.0 when no recurrent weight has a gradient, or the model has none",
+       gated=GUESSABLE)
 def task5_edge_cases(worker):
     grads = {n: g for n, g in random_arrays(MANY_RECURRENT, seed=2).items() if "weight_hh" not in n}
     got = call_norm(worker, "many_recurrent", random_arrays(MANY_RECURRENT, seed=100), grads)["value"]
@@ -60,7 +61,7 @@ def task5_edge_cases(worker):
     assert got == 0.0, f"a model without weight_hh parameters has norm 0.0, got {got}"
 
 
-@check(5, "l2_grad_norm_recurrent: gradients left as they are (as your process reports them)", attested=True)
+@check(5, "l2_grad_norm_recurrent: gradients left as they are (as your process reports them)", gated=ATTESTED)
 def task5_grads_untouched(worker):
     params, grads = random_arrays(MANY_RECURRENT, seed=100), random_arrays(MANY_RECURRENT, seed=5)
     assert call_norm(worker, "many_recurrent", params, grads).get("grads_unchanged") is True, \

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from ..references import close, gradient_through_time, random_params, tokens
-from ..registry import HYPOTHESIS, check
+from ..registry import ATTESTED, HYPOTHESIS, check
 from ..session import expect_array
 
 
@@ -44,7 +44,7 @@ def task6_pad_id(worker):
     close(got, gradient_through_time("rnn", params, x, y, pad_id=5), "with pad_id=5 and a pad last target")
 
 
-@check(6, "gradient_through_time: parameter gradients left untouched (as your process reports them)", attested=True)
+@check(6, "gradient_through_time: parameter gradients left untouched (as your process reports them)", gated=ATTESTED)
 def task6_param_grads(worker):
     params = random_params("rnn", 12, 3, 5, seed=3)
     _, reply = call_gtt(worker, "rnn", 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2))

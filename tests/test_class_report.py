@@ -1,0 +1,517 @@
+"""The class report (rnnlab.class_report) and its copy detection (rnnlab.similarity).
+
+Grades are built here (``FakeGrade`` has the attributes the report reads); the submissions are
+real files made from tests/submission_bank.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from rnnlab import similarity
+from rnnlab.class_report import add_report_arguments, message_key, write_class_report
+from rnnlab.tasks import TASKS
+from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
+
+# ----------------------------------------------------------------------------
+# Grades and submissions
+# ----------------------------------------------------------------------------
+
+CHECKS = {  # name -> (task, description)
+    "task3_reference": (3, "lm_loss: matches a float64 reference (mean and sum, random shapes, padding)"),
+    "task4_token_weighted": (4, "evaluate: token-weighted mean loss and exp perplexity over uneven batches"),
+    "task4_no_side_effects": (4, "evaluate: no autograd graph; parameters, gradients and mode untouched"),
+    "task5_reference": (5, "l2_grad_norm_recurrent: sqrt of summed squares over weight_hh* gradients only"),
+}
+
+
+@dataclass
+class FakeGrade:
+    """What the report reads of ``rnnlab.grade.Grade``."""
+
+    file: str
+    task_points: dict[str, float] = field(default_factory=lambda: {t.key: float(t.points) for t in TASKS})
+    status: str = "graded"
+    checks: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.task_points.values()), 4)
+
+
+def make_grade(file: str, failures: dict[str, str] | None = None, status: str = "graded",
+               checks: tuple[str, ...] = tuple(CHECKS)) -> FakeGrade:
+    """A graded submission that has ``checks`` and fails those in ``failures`` (name -> message);
+    task points by otter's rule (a task's points split equally among its checks)."""
+    failures = failures or {}
+    grade = FakeGrade(file, status=status)
+    for name in checks:
+        task, description = CHECKS[name]
+        grade.checks[name] = {"task": task, "passed": name not in failures, "description": description,
+                              "message": failures.get(name, ""), "feedback": ""}
+    for t in TASKS:
+        mine = [c for c in grade.checks.values() if c["task"] == t.number]
+        if mine:
+            grade.task_points[t.key] = round(t.points * sum(c["passed"] for c in mine) / len(mine), 4)
+    return grade
+
+
+RENAMES = {"total_loss": "loss_sum", "total_tokens": "n_tok", "states": "hidden_seq", "h": "state",
+           "e": "embedded", "hs": "stacked", "captured": "grabbed", "handle": "hook_handle", "norms": "dist_norms",
+           "total": "acc", "V": "vocab", "mean_loss": "avg_loss", "was_training": "prev_mode", "grad_e": "g_emb",
+           "last_loss": "final_loss", "out": "outputs"}
+INDEPENDENT_LINE_SWAPS = [  # (lines, the same lines in another order)
+    ("    model.eval()\n    total_loss, total_tokens = 0.0, 0\n",
+     "    total_loss, total_tokens = 0.0, 0\n    model.eval()\n"),
+    ("        self.hidden_dim = hidden_dim\n        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n"
+     "        self.lstm",
+     "        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n        self.hidden_dim = hidden_dim\n"
+     "        self.lstm"),
+]
+
+
+def disguise(src: str, suffix: str = "") -> str:
+    """A copy as a student would hide it: independent lines swapped, trailing comments removed, a
+    comment added, local variables renamed (to RENAMES' names, plus ``suffix``)."""
+    for lines, swapped in INDEPENDENT_LINE_SWAPS:
+        src = src.replace(lines, swapped, 1)
+    src = re.sub(r"  # [^\n]*", "", src)
+    src = src.replace("    was_training = model.training\n",
+                      "    # remember the mode\n    was_training = model.training\n")
+    for old, new in RENAMES.items():
+        src = re.sub(rf"(?<![.\w]){re.escape(old)}\b(?!=)", new + suffix, src)  # not keyword arguments
+    return src
+
+
+def replace_tasks(bodies: dict[str, str]) -> str:
+    """The solution with each task region (BEGIN/END SOLUTION) replaced by another body."""
+    src = SOLUTION
+    for block, label in re.findall(r"( *# BEGIN SOLUTION (Task \d: implement [\w.]+)\n.*?# END SOLUTION\n)", src, re.S):
+        indent = re.match(r" *", block).group()
+        src = src.replace(block, "".join(f"{indent}{line}\n" if line else "\n" for line in bodies[label].split("\n")))
+    return src
+
+
+# Two implementations written independently, in styles other than the solution's.
+STUDENT_X = {
+    "Task 1: implement VanillaRNNLM.__init__": """self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim)
+self.hidden_dim = hidden_dim
+self.fc = nn.Linear(hidden_dim, vocab_size)""",
+    "Task 1: implement VanillaRNNLM.forward": """batch, steps = x.size(0), x.size(1)
+if h0 is None:
+    h0 = torch.zeros(batch, self.hidden_dim, device=x.device)
+hidden = h0
+outputs = []
+embedded = self.emb(x)
+for step in range(steps):
+    hidden = self.rnn_cell(embedded[:, step, :], hidden)
+    outputs.append(self.fc(hidden).unsqueeze(1))
+return torch.cat(outputs, dim=1), hidden""",
+    "Task 2: implement LSTMLM.__init__": """self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+self.lstm = nn.LSTM(input_size=emb_dim, hidden_size=hidden_dim, num_layers=1, batch_first=True)
+self.fc = nn.Linear(hidden_dim, vocab_size)
+self.hidden_dim = hidden_dim""",
+    "Task 2: implement LSTMLM.forward": """embedded = self.emb(x)
+if state is None:
+    output, new_state = self.lstm(embedded)
+else:
+    output, new_state = self.lstm(embedded, state)
+logits = self.fc(output)
+return logits, new_state""",
+    "Task 3: implement lm_loss": """log_probs = torch.log_softmax(logits, dim=2)
+picked = log_probs.gather(2, targets.clamp(min=0).unsqueeze(2)).squeeze(2)
+mask = (targets != ignore_index).float()
+total = -(picked * mask).sum()
+if reduction == "sum":
+    return total
+return total / mask.sum().clamp(min=1)""",
+    "Task 4: implement evaluate": """mode = model.training
+model.eval()
+loss_sum = 0.0
+count = 0
+with torch.no_grad():
+    for inputs, targets in data_loader:
+        scores, _ = model(inputs)
+        n_real = (targets != pad_id).sum().item()
+        loss_sum += lm_loss(scores, targets, ignore_index=pad_id, reduction="sum").item()
+        count += n_real
+if mode:
+    model.train()
+if count == 0:
+    raise ValueError("no tokens")
+avg = loss_sum / count
+return avg, math.exp(avg)""",
+    "Task 5: implement l2_grad_norm_recurrent": """squares = [p.grad.pow(2).sum() for n, p in model.named_parameters()
+           if "weight_hh" in n and p.grad is not None]
+if not squares:
+    return 0.0
+return float(torch.stack(squares).sum().sqrt())""",
+    "Task 6: implement gradient_through_time": """store = {}
+def hook(module, inp, out):
+    store["e"] = out
+h = model.emb.register_forward_hook(hook)
+logits, _ = model(x)
+h.remove()
+emb_out = store["e"]
+loss_last = lm_loss(logits[:, -1:, :], y[:, -1:], ignore_index=pad_id)
+grads = torch.autograd.grad(loss_last, emb_out)[0]
+per_step = grads.norm(dim=2).norm(dim=0)
+return torch.flip(per_step, dims=[0]).detach()""",
+}
+STUDENT_Y = {
+    "Task 1: implement VanillaRNNLM.__init__": """self.hidden_dim = hidden_dim
+self.fc = nn.Linear(hidden_dim, vocab_size)
+self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim, nonlinearity="tanh")""",
+    "Task 1: implement VanillaRNNLM.forward": """emb = self.emb(x)
+h = h0 if h0 is not None else torch.zeros(x.shape[0], self.hidden_dim)
+hiddens = []
+for t in range(x.shape[1]):
+    h = self.rnn_cell(emb[:, t], h)
+    hiddens += [h]
+logits = self.fc(torch.stack(hiddens, 1))
+return logits, h""",
+    "Task 2: implement LSTMLM.__init__": """self.hidden_dim = hidden_dim
+self.fc = nn.Linear(hidden_dim, vocab_size)
+self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)""",
+    "Task 2: implement LSTMLM.forward": """out, hc = self.lstm(self.emb(x), state)
+return self.fc(out), hc""",
+    "Task 3: implement lm_loss": """flat_logits = logits.view(-1, logits.shape[-1])
+flat_targets = targets.view(-1)
+return F.cross_entropy(flat_logits, flat_targets, ignore_index=ignore_index, reduction=reduction)""",
+    "Task 4: implement evaluate": """training = model.training
+model.eval()
+sums, counts = [], []
+with torch.no_grad():
+    for batch_x, batch_y in data_loader:
+        out, _ = model(batch_x)
+        sums.append(lm_loss(out, batch_y, ignore_index=pad_id, reduction="sum").item())
+        counts.append((batch_y != pad_id).sum().item())
+model.train(training)
+mean = sum(sums) / sum(counts)
+return mean, math.exp(mean)""",
+    "Task 5: implement l2_grad_norm_recurrent": """sq = 0.0
+for name, param in model.named_parameters():
+    if "weight_hh" not in name or param.grad is None:
+        continue
+    sq += float((param.grad ** 2).sum())
+return sq ** 0.5""",
+    "Task 6: implement gradient_through_time": """outs = []
+hook = model.emb.register_forward_hook(lambda m, i, o: outs.append(o))
+logits, _ = model(x)
+hook.remove()
+loss = lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)
+g = torch.autograd.grad(loss, outs[0])[0]
+norms = torch.sqrt((g ** 2).sum(dim=2).sum(dim=0))
+return torch.flip(norms, [0])""",
+}
+
+
+def write_submissions(folder: Path, codes: dict[str, str | bytes]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = {}
+    for name, code in codes.items():
+        path = folder / name
+        path.write_bytes(code if isinstance(code, bytes) else code.encode())
+        sources[name] = path
+    return sources
+
+
+def bank_codes() -> dict[str, str]:
+    """The bank: the solution, the correct alternatives, the buggy variants and a disguised copy of each."""
+    codes = {"solution.py": SOLUTION}
+    codes.update({f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()})
+    for name, (_, edits) in BUGGY.items():
+        codes[f"{name}.py"] = apply_edits(edits)
+        codes[f"{name}_copy.py"] = disguise(apply_edits(edits))
+    return codes
+
+
+# ----------------------------------------------------------------------------
+# Reading the report
+# ----------------------------------------------------------------------------
+
+class PageParser(HTMLParser):
+    """The tags of a page, and each table's rows (cell texts) under the id of the section's heading."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.section = ""
+        self.cell: list[str] | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "h2":
+            self.section = attrs.get("id", "")
+        elif tag == "tr":
+            self.tables.setdefault(self.section, []).append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.tables[self.section][-1].append(" ".join(" ".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+@dataclass
+class Report:
+    html: str
+    page: PageParser
+    summary: list[dict]
+    pairs: list[dict]
+
+    def flagged(self) -> set[frozenset]:
+        return {frozenset((row["file_a"], row["file_b"])) for row in self.pairs}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def make_report(out: Path, grades: list, sources: dict[str, Path],
+                threshold: float | None = similarity.DEFAULT_THRESHOLD) -> Report:
+    write_class_report(grades, sources, out, threshold)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    page = PageParser()
+    page.feed(html)
+    return Report(html, page, read_csv(out / "class_summary.csv"), read_csv(out / "similarity.csv"))
+
+
+def graded(codes: dict) -> list[FakeGrade]:
+    return [make_grade(name) for name in codes]
+
+
+# ----------------------------------------------------------------------------
+# Checks, messages, statuses
+# ----------------------------------------------------------------------------
+
+def loss_message(got: float, want: float) -> str:
+    return f"pad_id=0: mean loss {got}, expected {want} = total loss over all non-pad targets / their number"
+
+
+def test_checks_ranked_by_failures_with_grouped_messages(tmp_path):
+    grades = [
+        make_grade("a.py", {"task4_token_weighted": loss_message(2.71828, 2.5), "task3_reference": "got 1.0"}),
+        make_grade("b.py", {"task4_token_weighted": loss_message(4.06339, 3.8892)}),
+        make_grade("c.py", {"task4_token_weighted": loss_message(1.5e-3, 2.0)}),
+        make_grade("d.py", {"task4_token_weighted": "perplexity 14.8, expected exp(mean loss) = 48.9 (base 2?)",
+                            "task3_reference": "got 3.5"}),
+        make_grade("e.py", {"task5_reference": "got 3.55, expected 13.19"},
+                   checks=("task4_token_weighted", "task5_reference")),
+        make_grade("f.py", {"task5_reference": "got 22.7, expected 13.19"},
+                   checks=("task4_token_weighted", "task5_reference")),
+    ]
+    report = make_report(tmp_path, grades, {}, threshold=None)
+
+    ranking = [(r["check"], int(r["failed"]), int(r["graded"]), float(r["share"])) for r in report.summary]
+    assert ranking == [("task4_token_weighted", 4, 6, 0.6667), ("task3_reference", 2, 4, 0.5),  # ties: higher share
+                       ("task5_reference", 2, 6, 0.3333), ("task4_no_side_effects", 0, 4, 0.0)]
+    assert report.summary[0]["description"] == CHECKS["task4_token_weighted"][1]
+    assert report.summary[0]["task"] == "4"
+    assert report.summary[0]["most_frequent_message"] == loss_message(2.71828, 2.5)
+
+    rows = report.page.tables["checks"][1:]
+    assert [row[0] for row in rows] == ["1", "2", "3", "4"]
+    assert "task4_token_weighted" in rows[0][1] and "4 / 6" in rows[0][3] and "67%" in rows[0][3]
+    assert "task3_reference" in rows[1][1] and "task5_reference" in rows[2][1]
+    first_cell = rows[0][4]  # three loss messages that differ only in numbers, then the base-2 one
+    assert first_cell.startswith("3× " + loss_message(2.71828, 2.5))
+    assert "1× perplexity 14.8" in first_cell
+
+
+def test_message_key_ignores_numbers_and_shapes_only():
+    assert message_key(loss_message(2.71828, 2.5)) == message_key(loss_message(-1e-05, 3))
+    assert message_key("logits shape (2, 3, 4), expected (B, T, V) = (2, 3, 7)") == \
+        message_key("logits shape (5, 1), expected (B, T, V) = (5, 1, 9)")
+    assert message_key("RuntimeError: Expected hidden[0] size (1, 5, 6), got [1, 3, 6]") == \
+        message_key("RuntimeError: Expected hidden[0] size (1, 2, 2), got [1, 4, 2]")
+    assert message_key("seed 3: at 0x7f3a12 weight_hh_l0") == message_key("seed 11: at 0x55aa01 weight_hh_l0")
+    assert message_key("weight_hh_l0 missing") != message_key("weight_hh_l1 missing")
+    assert message_key("the RNN cell must use tanh") != message_key("the LSTM must be batch_first=True")
+
+
+def test_submissions_not_graded_normally_are_listed_with_their_status(tmp_path):
+    odd = {"loop.py": "timed out after 120s (endless loop or very slow code): no points",
+           "stubs.py": "graded with problems: nothing implemented (untouched stubs)",
+           "plain.py": "graded (graded unsandboxed)"}
+    grades = [make_grade("fine.py"), FakeGrade("loop.py", {t.key: 0.0 for t in TASKS}, odd["loop.py"]),
+              make_grade("stubs.py", dict.fromkeys(CHECKS, "not implemented"), odd["stubs.py"]),
+              make_grade("plain.py", status=odd["plain.py"])]
+    report = make_report(tmp_path, grades, {}, threshold=None)
+    rows = report.page.tables["not-graded"][1:]
+    assert [(r[0], r[1]) for r in rows] == sorted(odd.items())
+    assert all(int(r["graded"]) == 3 for r in report.summary)  # the timed-out one has no checks
+
+
+# ----------------------------------------------------------------------------
+# Copy detection
+# ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bank_report(tmp_path_factory) -> Report:
+    folder = tmp_path_factory.mktemp("bank")
+    codes = bank_codes()
+    return make_report(folder / "out", graded(codes), write_submissions(folder / "subs", codes))
+
+
+def test_renamed_reordered_copies_are_flagged(bank_report):
+    flagged = bank_report.flagged()
+    # eval_builds_graph's only own code is `if True:` right below two lines the copy swaps: the
+    # copy keeps one of its 4 fingerprints (score 0.25, below MIN_SHARED at any threshold).
+    for name in set(BUGGY) - {"eval_builds_graph"}:
+        assert frozenset((f"{name}.py", f"{name}_copy.py")) in flagged, name
+    scores = {frozenset((r["file_a"], r["file_b"])): float(r["score"]) for r in bank_report.pairs}
+    assert scores[frozenset(("loss_no_pad_mask.py", "loss_no_pad_mask_copy.py"))] == 1.0
+
+
+def test_correct_alternatives_and_solution_are_not_flagged(bank_report):
+    correct = {"solution.py"} | {f"correct_{name}.py" for name in CORRECT}
+    assert not [pair for pair in bank_report.flagged() if pair <= correct]
+    assert len(correct) == 8
+
+
+def test_flagged_pairs_are_shown_side_by_side_with_the_shared_lines_highlighted(bank_report):
+    pair = {"loss_no_pad_mask.py", "loss_no_pad_mask_copy.py"}
+    row = next(r for r in bank_report.pairs if {r["file_a"], r["file_b"]} == pair)
+    assert row["shared_lines_a"] and row["shared_lines_b"]
+    assert "loss_no_pad_mask.py &harr; loss_no_pad_mask_copy.py" in bank_report.html \
+        or "loss_no_pad_mask_copy.py &harr; loss_no_pad_mask.py" in bank_report.html
+    highlighted = re.findall(r'<div class="hit"><i>\d+</i>([^<]*)</div>', bank_report.html)
+    assert "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction)" in highlighted
+
+
+def test_independently_written_code_is_not_flagged_but_copies_of_it_are(tmp_path):
+    mixed = {**STUDENT_X, **{task: body for task, body in STUDENT_Y.items() if task.startswith(("Task 4", "Task 6"))}}
+    students = {"x.py": replace_tasks(STUDENT_X), "y.py": replace_tasks(STUDENT_Y),
+                "x_copy.py": disguise(replace_tasks(STUDENT_X)), "x_with_tasks_4_6_of_y.py": replace_tasks(mixed)}
+    bank = {"solution.py": SOLUTION, **{f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()},
+            **{f"{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}}
+    for code in students.values():
+        compile(code, "submission", "exec")
+    codes = {**students, **bank}
+    report = make_report(tmp_path, graded(codes), write_submissions(tmp_path / "subs", codes))
+    copies = {frozenset(("x.py", "x_copy.py")), frozenset(("x.py", "x_with_tasks_4_6_of_y.py")),
+              frozenset(("x_copy.py", "x_with_tasks_4_6_of_y.py"))}
+    assert {pair for pair in report.flagged() if pair & set(students)} == copies
+
+
+def test_threshold_can_be_changed_and_detection_switched_off(tmp_path):
+    codes = {"gtt_leaves_param_grads.py": apply_edits(BUGGY["gtt_leaves_param_grads"][1]),
+             "correct_gtt_backward_with_inputs.py": apply_edits(CORRECT["gtt_backward_with_inputs"]),
+             "eval_mean_of_batch_means.py": apply_edits(BUGGY["eval_mean_of_batch_means"][1]),
+             "correct_eval_mean_times_count.py": apply_edits(CORRECT["eval_mean_times_count"])}
+    sources = write_submissions(tmp_path / "subs", codes)
+    # .backward() vs .backward(inputs=[e]): three lines, the same but for one argument: score 0.75
+    near_identical = frozenset(("gtt_leaves_param_grads.py", "correct_gtt_backward_with_inputs.py"))
+    # both edit the same two lines of evaluate, differently: score 0.4
+    same_lines_edited = frozenset(("eval_mean_of_batch_means.py", "correct_eval_mean_times_count.py"))
+    by_threshold = {threshold: make_report(tmp_path / str(threshold), graded(codes), sources, threshold)
+                    for threshold in (similarity.DEFAULT_THRESHOLD, 0.9, 0.3, None)}
+    assert by_threshold[similarity.DEFAULT_THRESHOLD].flagged() == {near_identical}
+    assert by_threshold[0.9].flagged() == set()
+    assert by_threshold[0.3].flagged() == {near_identical, same_lines_edited}
+    off = by_threshold[None]
+    assert off.pairs == [] and (tmp_path / "None" / "similarity.csv").read_text().startswith("file_a,file_b,score")
+    assert "Copy detection was off" in off.html
+
+
+def test_command_line_options():
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    assert parser.parse_args([]).similarity_threshold == similarity.DEFAULT_THRESHOLD
+    assert parser.parse_args(["--similarity-threshold", "0.9"]).similarity_threshold == 0.9
+    assert parser.parse_args(["--no-similarity"]).similarity_threshold is None
+    for wrong in (["--similarity-threshold", "0"], ["--similarity-threshold", "1.5"],
+                  ["--no-similarity", "--similarity-threshold", "0.9"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(wrong)
+    assert f"default {similarity.DEFAULT_THRESHOLD}" in parser.format_help()
+
+
+# ----------------------------------------------------------------------------
+# Bad input, escaping, a self-contained page, scale
+# ----------------------------------------------------------------------------
+
+def test_no_grades_gives_a_page_that_says_so(tmp_path):
+    report = make_report(tmp_path, [], {})
+    assert "nothing to report" in report.html
+    assert report.summary == [] and report.pairs == []
+
+
+def test_odd_files_never_break_the_report(tmp_path):
+    notebook_without_code = {"cells": [{"cell_type": "markdown", "source": ["# only text"]}], "metadata": {},
+                             "nbformat": 4, "nbformat_minor": 5}
+    latin1 = apply_edits(BUGGY["loss_no_pad_mask"][1]).replace("Shapes:", "Gr\u00f6\u00dfen:")
+    codes = {"latin1.py": latin1.encode("latin-1"), "latin1_copy.py": latin1.encode("latin-1"),
+             "text_only.ipynb": json.dumps(notebook_without_code), "broken.ipynb": "{not json",
+             "not_a_dict.ipynb": "[1, 2]", "bad_indent.py": "def f():\n        x = 1\n    y = '''open\n",
+             "empty.py": ""}
+    sources = write_submissions(tmp_path / "subs", codes)
+    sources["missing.py"] = tmp_path / "subs" / "missing.py"
+    grades = graded(codes) + [make_grade("missing.py"), make_grade("no_source.py")]
+    report = make_report(tmp_path / "out", grades, sources)
+    assert report.flagged() == {frozenset(("latin1.py", "latin1_copy.py"))}
+    not_compared = next(t for t in report.page.text if t.startswith("Not compared"))
+    for name in ("text_only.ipynb", "broken.ipynb", "not_a_dict.ipynb", "empty.py", "missing.py"):
+        assert name in not_compared
+
+
+def test_one_submission(tmp_path):
+    sources = write_submissions(tmp_path / "subs", {"alone.py": SOLUTION})
+    report = make_report(tmp_path / "out", [make_grade("alone.py", {"task5_reference": "got 1"})], sources)
+    assert report.pairs == [] and report.summary[0]["check"] == "task5_reference"
+    assert "No pair reaches the threshold" in report.html
+
+
+def test_submission_text_is_escaped(tmp_path):
+    evil = apply_edits(BUGGY["loss_always_sum"][1]) + "\nBANNER = '<script>alert(1)</script>'\n"
+    sources = write_submissions(tmp_path / "subs", {"<script>x.py": evil, "copy.py": evil})
+    grades = [make_grade("<script>x.py", {"task5_reference": "got <script>alert(2)</script>"},
+                         status="crashed while loading: <script>alert(3)</script>"), make_grade("copy.py")]
+    report = make_report(tmp_path / "out", grades, sources)
+    assert len(report.pairs) == 1
+    assert "<script" not in report.html.lower()
+    assert not [tag for tag, _ in report.page.tags if tag in ("script", "iframe", "object", "embed")]
+    text = "".join(report.page.text)
+    for shown in ("<script>alert(1)</script>", "<script>alert(2)</script>", "<script>alert(3)</script>",
+                  "<script>x.py"):
+        assert shown in text
+
+
+def test_page_is_self_contained(bank_report):
+    links = [value for _, attrs in bank_report.page.tags for name, value in attrs.items()
+             if name in ("src", "href") and value]
+    assert links and all(v.startswith(("data:image/png;base64,", "#")) for v in links)
+    assert not re.search(r"https?://", bank_report.html)
+    assert sum(v.startswith("data:image/png") for v in links) == 2
+
+
+def test_five_hundred_submissions(tmp_path):
+    variants = list(bank_codes().values())
+    codes = {f"student{i:03d}.py": disguise(variants[i % len(variants)], suffix=f"_{i}") for i in range(500)}
+    grades = [make_grade(name, {"task3_reference": "got 1.5"} if i % 3 else {}) for i, name in enumerate(codes)]
+    report = make_report(tmp_path / "out", grades, write_submissions(tmp_path / "subs", codes))
+    assert report.summary[0]["failed"] == str(333)
+    assert len(report.pairs) > 100
+    assert len(re.findall(r'<details class="pair"', report.html)) == 40
