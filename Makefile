@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test sandbox release release-check bench bench-grading clean
+.PHONY: lab test sandbox release release-check bench bench-grading bench-report clean
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
@@ -37,6 +37,9 @@ bench: $(STAMP)
 
 bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/bench_grading.py
+
+bench-report: $(STAMP)
+	$(PY) benchmarks/bench_report.py
 
 clean:
 	rm -rf results .pytest_cache

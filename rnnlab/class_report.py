@@ -364,7 +364,7 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
                 checks_section(stats), not_graded_section(trouble),
                 similarity_section(result, threshold)]
-    lead = f'<p class="lead">{len(grades)} submissions, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
+    lead = f'<p class="lead">{plural(len(grades), "submission")}, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
     return page(header + lead + "\n".join(sections))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnjudge.registry import split_points
+from rnnlab.class_report import add_report_arguments, write_class_report
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -227,9 +228,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     out = Path(args.out)
     grades = grade_all(submissions, out, args.workers, args.timeout, args.memory_mb, sandboxed=not args.no_sandbox,
                        progress=not args.no_progress)
+    write_class_report(grades, submissions, out, args.similarity_threshold)
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
-          f"per-submission results.json, feedback.txt and log.txt, {out / 'score_distribution.png'}")
+          f"per-submission results.json, feedback.txt and log.txt, {out / 'score_distribution.png'}, "
+          f"{out / 'report.html'}")
     if args.compare:
         differences = compare_with_otter(grades, Path(args.compare))
         print(f"{len(differences)} submissions graded differently in {args.compare}" + (":" if differences else "."))
@@ -252,4 +255,5 @@ def add_parser(sub) -> None:
     p.add_argument("--compare", metavar="OTTER_CSV",
                    help="list the submissions whose grade in this otter final_grades.csv differs from the judge's")
     p.add_argument("--no-progress", action="store_true")
+    add_report_arguments(p)
     p.set_defaults(func=cmd_grade)

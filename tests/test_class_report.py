@@ -388,7 +388,6 @@ def test_renamed_reordered_copies_are_flagged(bank_report):
 def test_correct_alternatives_and_solution_are_not_flagged(bank_report):
     correct = {"solution.py"} | {f"correct_{name}.py" for name in CORRECT}
     assert not [pair for pair in bank_report.flagged() if pair <= correct]
-    assert len(correct) == 8
 
 
 def test_flagged_pairs_are_shown_side_by_side_with_the_shared_lines_highlighted(bank_report):

@@ -107,7 +107,7 @@ def test_untouched_stubs_and_buggy_code(graded_class):
     assert dict(rows["buggy_loss_again.py"], file="buggy_loss.py") == buggy  # same code, same row
     assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
     feedback = (out / "buggy_loss" / "feedback.txt").read_text()
-    assert "[FAIL] lm_loss" in feedback and "Falsifying example" in feedback
+    assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
     results = json.loads((out / "buggy_loss" / "results.json").read_text())
     assert results["score"] == total(buggy)
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS)

@@ -80,7 +80,7 @@ def test_alternative_correct_submission_gets_full_marks(judged, name):
 
 
 def test_failing_hypothesis_case_is_reported(judged):
-    assert "Falsifying example" in judged["loss_no_pad_mask"]["checks"]["task3_reference"]["message"]
+    assert "Failing test case" in judged["loss_no_pad_mask"]["checks"]["task3_reference"]["message"]
 
 
 def test_vanishing_check_rejects_a_non_recurrent_model(judged):
