@@ -75,6 +75,8 @@ class WorkerSession:
             header, arrays = read_message(self.proc.stdout.fileno(), timeout)
         except ProtocolError as err:
             self.close()
+            if time.monotonic() >= self.deadline:
+                raise OutOfTime("the time limit for this submission was reached") from None
             if "in time" in str(err):
                 why = "did not answer in time (endless loop or very slow code?)"
             elif "closed" in str(err):
