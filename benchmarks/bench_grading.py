@@ -1,17 +1,23 @@
-"""Benchmark: grading speed.
+"""Benchmark: grading speed through the judge and the sandboxed worker, side by side with the
+in-process grader it replaced.
 
-    .venv/bin/python benchmarks/bench_grading.py [--class-size 50] [--workers 2]
+    .venv/bin/python benchmarks/bench_grading.py [--class-size 50] [--workers 2] [--baseline 327978f]
 
 Prints, measured in one run on this machine:
+- seconds for the whole hidden suite on one submission through judge and sandbox (in one warm
+  judge process, so without the judge's own start-up);
+- seconds for one submission under `rnnlab grade` (one worker, start-up included);
 - seconds for one submission under `otter run -a autograder.zip` (otter's start-up included);
-- seconds for one submission under `rnnlab grade` (one worker);
-- wall time for `rnnlab grade` on a class of N submissions (a mix of the solution and the
-  buggy variants of tests/submission_bank.py) with --workers W.
+- wall time for `rnnlab grade` on a class of N submissions (the solution and the buggy variants
+  of tests/submission_bank.py) with --workers W;
+- the last two `rnnlab grade` figures for the in-process grader of git revision --baseline (the
+  last one before the judge), checked out into a temporary worktree.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,41 +30,77 @@ from submission_bank import BUGGY, SOLUTION, apply_edits  # noqa: E402
 
 from rnnlab.autograder_build import build_autograder_zip  # noqa: E402
 
+BASELINE = "327978f"  # the in-process grader (checks in the submission's interpreter)
 
-def timed(cmd: list[str], cwd: Path) -> float:
+
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     return time.perf_counter() - start
+
+
+def write_class(folder: Path, size: int) -> Path:
+    folder.mkdir()
+    variants = [SOLUTION] + [apply_edits(edits) for _, edits in BUGGY.values()]
+    for i in range(size):
+        (folder / f"student{i:03d}.py").write_text(variants[i % len(variants)])
+    return folder
+
+
+def grade_times(code_root: Path, one: Path, klass: Path, out: Path, workers: int, env: dict | None) -> tuple[float, float]:
+    """(one submission, the class) under `rnnlab grade` from ``code_root``."""
+    base = [sys.executable, "-m", "rnnlab.cli", "grade", "--no-progress"]
+    one_s = timed([*base, str(one), "--out", str(out / "one"), "--workers", "1"], code_root, env)
+    class_s = timed([*base, str(klass), "--out", str(out / "class"), "--workers", str(workers)], code_root, env)
+    return one_s, class_s
+
+
+def baseline_times(ref: str, tmp: Path, one: Path, klass: Path, workers: int) -> tuple[float, float] | None:
+    tree = tmp / "baseline"
+    if subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=REPO,
+                      capture_output=True).returncode != 0:
+        print(f"(no baseline: git revision {ref} is not available here)")
+        return None
+    try:
+        env = dict(os.environ, PYTHONPATH=str(tree))  # its rnnlab before the editable install's
+        return grade_times(tree, one, klass, tmp / "baseline_out", workers, env)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--class-size", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline", default=BASELINE, help="git revision of the in-process grader ('' to skip)")
     args = ap.parse_args()
-    bin_dir = Path(sys.executable).parent
+    from rnnjudge.judge import judge_submission
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        one = tmp / "rnn_lm.py"
+        one.write_text(SOLUTION)
+        judge_submission(one)  # warm: imports, and the references every submission shares
+        start = time.perf_counter()
+        judge_submission(one)
+        judge_s = time.perf_counter() - start
+        klass = write_class(tmp / "class", args.class_size)
+        ours = grade_times(REPO, one, klass, tmp / "ours", args.workers, None)
         zip_path = build_autograder_zip(tmp / "autograder.zip")
-        one = tmp / "one"
-        one.mkdir()
-        (one / "rnn_lm.py").write_text(SOLUTION)
-        otter_s = timed([str(bin_dir / "otter"), "run", "-a", str(zip_path), "-o", str(one), str(one / "rnn_lm.py")], one)
-        ours_s = timed([sys.executable, "-m", "rnnlab.cli", "grade", str(one / "rnn_lm.py"), "--out",
-                        str(tmp / "one_out"), "--workers", "1", "--no-progress"], REPO)
-        klass = tmp / "class"
-        klass.mkdir()
-        variants = [SOLUTION] + [apply_edits(edits) for _, edits in BUGGY.values()]
-        for i in range(args.class_size):
-            (klass / f"student{i:03d}.py").write_text(variants[i % len(variants)])
-        class_s = timed([sys.executable, "-m", "rnnlab.cli", "grade", str(klass), "--out", str(tmp / "class_out"),
-                         "--workers", str(args.workers), "--no-progress"], REPO)
-    print(f"otter run, one submission (start-up included): {otter_s:6.1f} s")
-    print(f"rnnlab grade, one submission (one worker):      {ours_s:6.1f} s")
-    print(f"rnnlab grade, {args.class_size} submissions, {args.workers} workers:     {class_s:6.1f} s "
-          f"({class_s / args.class_size:.2f} s a submission)")
+        otter_s = timed([str(Path(sys.executable).parent / "otter"), "run", "-a", str(zip_path), "-o", str(tmp),
+                         str(one)], tmp)
+        before = baseline_times(args.baseline, tmp, one, klass, args.workers) if args.baseline else None
+    print(f"{'':52s} {'judge + sandbox':>16s} {'in-process (' + args.baseline + ')':>22s}")
+    rows = [("hidden suite, one submission, warm judge", judge_s, None),
+            ("rnnlab grade, one submission (one worker)", ours[0], before and before[0]),
+            (f"rnnlab grade, {args.class_size} submissions, {args.workers} workers", ours[1], before and before[1]),
+            ("otter run, one submission (start-up included)", otter_s, None)]
+    for label, new, old in rows:
+        print(f"{label:52s} {new:14.1f} s {'' if old is None else f'{old:20.1f} s'}")
+    print(f"per submission in the class: {ours[1] / args.class_size:.2f} s"
+          + (f" (in-process: {before[1] / args.class_size:.2f} s)" if before else ""))
 
 
 if __name__ == "__main__":

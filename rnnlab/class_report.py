@@ -372,13 +372,18 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
 # CSV
 # ----------------------------------------------------------------------------
 
+def spreadsheet_safe(cell: str) -> str:
+    """Text from submissions (messages, file names) must not become a spreadsheet formula."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_summary_csv(stats: list[CheckStats], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(SUMMARY_COLUMNS)
         for s in stats:
             writer.writerow([s.name, s.task, s.description, s.failed, s.graded, f"{s.share:.4f}",
-                             s.messages[0].example if s.messages else ""])
+                             spreadsheet_safe(s.messages[0].example) if s.messages else ""])
 
 
 def write_similarity_csv(pairs: list[similarity.SimilarPair], path: Path) -> None:
@@ -386,7 +391,7 @@ def write_similarity_csv(pairs: list[similarity.SimilarPair], path: Path) -> Non
         writer = csv.writer(f)
         writer.writerow(SIMILARITY_COLUMNS)
         for p in pairs:
-            writer.writerow([p.a, p.b, f"{p.score:.4f}", p.shared, f"{p.share_of_a:.4f}", f"{p.share_of_b:.4f}",
+            writer.writerow([spreadsheet_safe(p.a), spreadsheet_safe(p.b), f"{p.score:.4f}", p.shared, f"{p.share_of_a:.4f}", f"{p.share_of_b:.4f}",
                              line_ranges(p.lines_a), line_ranges(p.lines_b)])
 
 

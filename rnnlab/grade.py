@@ -15,13 +15,14 @@ import argparse
 import csv
 import json
 import multiprocessing
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnjudge.registry import split_points
-from rnnlab.class_report import add_report_arguments, write_class_report
+from rnnlab.class_report import add_report_arguments, spreadsheet_safe, write_class_report
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -128,20 +129,33 @@ def gradescope_results(grade: Grade) -> dict:
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 
 
+RESERVED_NAMES = {"final_grades.csv", "score_distribution.png", "report.html", "class_summary.csv", "similarity.csv"}
+
+
+def output_folders(grades: list[Grade]) -> list[str]:
+    """One folder name per submission under ``--out``: the student's folder or the file's stem,
+    made safe (letters, digits, ``._-``; never ``.``, ``..`` or a name of the class's own files)
+    and unique (``alice.py`` next to ``alice/rnn_lm.py`` gets ``alice_``)."""
+    used, names = set(RESERVED_NAMES), []
+    for g in grades:
+        raw = g.file.split("/")[0] if "/" in g.file else Path(g.file).stem
+        folder = re.sub(r"[^A-Za-z0-9._-]", "_", raw).strip(".") or "submission"
+        while folder in used:
+            folder += "_"
+        used.add(folder)
+        names.append(folder)
+    return names
+
+
 def write_outputs(grades: list[Grade], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "final_grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status"])
         for g in grades:
-            writer.writerow([g.file, *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.total:g}",
-                             f"{100 * g.total / TOTAL_POINTS:.2f}", g.status])
-    used = set()
-    for g in grades:
-        folder = g.file.split("/")[0] if "/" in g.file else Path(g.file).stem
-        while folder in used:  # alice.py next to alice/rnn_lm.py
-            folder += "_"
-        used.add(folder)
+            writer.writerow([spreadsheet_safe(g.file), *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.total:g}",
+                             f"{100 * g.total / TOTAL_POINTS:.2f}", spreadsheet_safe(g.status)])
+    for g, folder in zip(grades, output_folders(grades)):
         (out / folder).mkdir(exist_ok=True)
         (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
         (out / folder / "feedback.txt").write_text(feedback_text(g))

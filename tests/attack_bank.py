@@ -93,6 +93,33 @@ for _i in range(40):
         print("BLOCKED", err)
         break
 """,
+        # Borrow the worker's own code: its fixture models, any loss or gradient helper it has.
+        "borrows_the_workers_code": SKELETON + """
+import __main__ as _w
+for _value in list(vars(_w).values()):
+    if isinstance(_value, type) and issubclass(_value, nn.Module) and _value.__module__ == "__main__":
+        VanillaRNNLM = LSTMLM = _value
+for _name in ("use_trusted_loss", "install_judged_loss"):
+    if callable(getattr(_w, _name, None)):
+        try:
+            getattr(_w, _name)()
+        except TypeError:
+            pass
+if callable(getattr(_w, "embedding_gradient", None)):
+    def gradient_through_time(model, x, y, pad_id=0):
+        return _w.embedding_gradient(model, x, y, pad_id)
+""",
+        # All-zero weights and no recurrence: constant outputs that equal a reference built from them.
+        "zero_weights_no_recurrence": SKELETON.replace(
+            '        raise NotImplementedError("Task 1: implement VanillaRNNLM.__init__")', """        self.hidden_dim = hidden_dim
+        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim)
+        self.fc = nn.Linear(hidden_dim, vocab_size)
+        for p in self.parameters():
+            nn.init.zeros_(p)""").replace(
+            '        raise NotImplementedError("Task 1: implement VanillaRNNLM.forward")', """        c = self.rnn_cell
+        hs = torch.tanh(self.emb(x) @ c.weight_ih.T + c.bias_ih + c.bias_hh + 0 * c.weight_hh.sum())
+        return self.fc(hs), hs[:, -1]"""),
         # Objects instead of arrays: a tensor subclass that claims to equal everything.
         "returns_lying_objects": SKELETON.replace(
             'raise NotImplementedError("Task 3: implement lm_loss")', """class _Liar(torch.Tensor):

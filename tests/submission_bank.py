@@ -63,6 +63,9 @@ BUGGY = {
     "norm_of_weights_not_grads": (5, [(NORM_ACC, NORM_ACC.replace("p.grad.detach()", "p.detach()"))]),
     "norm_sum_of_norms": (5, [(NORM_ACC, "            total += p.grad.norm().item()\n    return total")]),
     "norm_all_parameters": (5, [('        if "weight_hh" in name and p.grad is not None:', "        if p.grad is not None:")]),
+    # A crash or a hang inside one task's function costs that task only (the judge restarts the worker).
+    "loss_exits_the_process": (3, [(LOSS_CALL, "    import os\n    os._exit(1)")]),
+    "loss_never_returns": (3, [(LOSS_CALL, "    while True:\n        pass")]),
     "gtt_reversed": (6, [("    return norms.flip(0)  # k = T-1-t", "    return norms")]),
     "gtt_loss_of_all_steps": (6, [("lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)", "lm_loss(logits, y, ignore_index=pad_id)")]),
     "gtt_leaves_param_grads": (6, [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward()\n    grad_e = e.grad\n")]),

@@ -21,7 +21,7 @@ from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, ap
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]
 MARKER = "rnnlab-attack-marker-7f3a"
-TIMEOUT = 45
+TIMEOUT = 90
 
 
 def repo_fingerprint() -> str:
@@ -59,11 +59,16 @@ def graded_class(tmp_path_factory):
     sources |= {f"attack_{name}.py": source for name, source in attacks(REPO, out, folder, MARKER).items()}
     sources |= {f"buggy_{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
     sources |= {f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()}
+    # Names that would aim the output at other places: "..", the class's own files.
+    sources |= {name: (REPO / "assignment" / "rnn_lm.py").read_text()
+                for name in ("...py", "report.html.py", "final_grades.csv.py")}
     for name, source in sources.items():
         (folder / name).write_text(source)
+    (folder / "symlink_to_victim.py").symlink_to(folder / "victim.py")  # a grade stolen through a link
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
     nbformat.write(notebook, folder / "notebook.ipynb")
     (folder / "broken.ipynb").write_text("{ this is not json")
+    around_out = sorted(p.name for p in out.parent.iterdir())
     before = repo_fingerprint()
     proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
                            str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
@@ -71,7 +76,8 @@ def graded_class(tmp_path_factory):
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     return {"folder": folder, "out": out, "rows": rows, "sources": sources, "repo_before": before,
-            "repo_after": repo_fingerprint(), "marked": marked_processes()}
+            "repo_after": repo_fingerprint(), "marked": marked_processes(), "around_out": around_out,
+            "around_out_after": sorted(p.name for p in out.parent.iterdir())}
 
 
 def total(row) -> float:
@@ -120,6 +126,11 @@ def test_broken_submission_gets_no_points_and_a_status(graded_class, name):
     assert total(row) == 0, row
 
 
+def test_symbolic_link_earns_nothing_and_says_why(graded_class):
+    row = graded_class["rows"]["symlink_to_victim.py"]
+    assert total(row) == 0 and "symbolic link" in row["grading_status"]
+
+
 def test_invalid_notebook_is_named_as_such(graded_class):
     row = graded_class["rows"]["broken.ipynb"]
     assert "not a valid notebook" in row["grading_status"] and total(row) == 0
@@ -136,8 +147,10 @@ def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
     assert graded_class["repo_after"] == graded_class["repo_before"], "grading changed the repository"
     for name, source in graded_class["sources"].items():
         assert (folder / name).read_text() == source, f"{name} was changed"
-    expected = {"final_grades.csv", "score_distribution.png"} | {Path(n).stem for n in graded_class["rows"]}
-    assert {p.name for p in out.iterdir()} <= expected | {"report.html", "class_summary.csv", "similarity.csv"}
+    assert graded_class["around_out_after"] == graded_class["around_out"], "something was written beside --out"
+    for name in ("final_grades.csv", "report.html", "class_summary.csv", "similarity.csv"):
+        assert (out / name).is_file(), f"{name} is missing or not a file"
+    assert all(p.is_dir() for p in out.iterdir() if p.suffix not in (".csv", ".html", ".png"))
     assert graded_class["marked"] == [], "processes started by a submission outlived grading"
     log = (out / "attack_reads_and_writes_files" / "log.txt").read_text()
     assert "BLOCKED" in log and "READ /" not in log and "WROTE /" not in log
@@ -232,13 +245,35 @@ def otter_scores(zip_path: Path, source: str, workdir: Path) -> dict:
 def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, tmp_path):
     """Every .py of the class (bank, broken, attacks) under `otter run` scores as under `rnnlab grade`."""
     zip_path = build_autograder_zip(tmp_path / "autograder.zip", timeout=TIMEOUT)
-    names = sorted(n for n in graded_class["sources"])
+    names = sorted(graded_class["sources"])
     with ThreadPoolExecutor(2) as pool:
         theirs = dict(zip(names, pool.map(
-            lambda n: otter_scores(zip_path, graded_class["sources"][n], tmp_path / Path(n).stem), names)))
+            lambda i: otter_scores(zip_path, graded_class["sources"][names[i]], tmp_path / f"s{i}"),
+            range(len(names)))))
     differ = {n: (theirs[n], {t.key: graded_class["rows"][n][t.key] for t in TASKS}) for n in names
               if any(abs(float(graded_class["rows"][n][t.key]) - theirs[n][t.key]) > 1e-3 for t in TASKS)}
     assert not differ, differ
+
+
+def test_otter_kernel_runs_no_file_of_a_zip_submission(tmp_path):
+    """A zip with an `otter/` package beside the skeleton: otter's kernel would import it unsandboxed."""
+    import zipfile
+
+    marker = tmp_path / "kernel-ran-student-code"
+    zip_path = build_autograder_zip(tmp_path / "autograder.zip", timeout=TIMEOUT)
+    submission = tmp_path / "submission.zip"
+    with zipfile.ZipFile(submission, "w") as z:
+        z.writestr("rnn_lm.py", (REPO / "assignment" / "rnn_lm.py").read_text())
+        z.writestr("otter/__init__.py", f"open({str(marker)!r}, 'w').write('ran')\n")
+    work = tmp_path / "otter"
+    work.mkdir()
+    otter = Path(sys.executable).parent / "otter"
+    subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(work), str(submission)],
+                   capture_output=True, text=True, cwd=work, timeout=900)
+    results = json.loads((work / "results.json").read_text())
+    assert not marker.exists(), "otter's kernel imported the submission's otter/ package"
+    scores = {t["name"]: t["score"] for t in results["tests"] if t["name"] in {task.key for task in TASKS}}
+    assert set(scores) == {t.key for t in TASKS} and sum(scores.values()) == 0, results
 
 
 def test_compare_lists_submissions_graded_differently(graded_class, tmp_path):

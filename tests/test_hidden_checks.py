@@ -149,3 +149,16 @@ def frame(header: bytes) -> bytes:
 def test_protocol_rejects_malformed_messages(data, why):
     with pytest.raises(protocol.ProtocolError, match=why):
         roundtrip(data)
+
+
+def test_otter_plugin_picks_the_strongest_sandbox_available(tmp_path):
+    """Without bwrap on PATH: the user `nobody` where it can run this Python (Docker), else none."""
+    import subprocess
+    import sys
+
+    from rnnjudge.sandbox import nobody_can_run_python
+
+    env = {"PATH": str(Path(sys.executable).parent)}
+    proc = subprocess.run([sys.executable, "-c", "from rnnjudge.sandbox import best_mode; print(best_mode())"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.stdout.strip() == ("user" if nobody_can_run_python() else "none"), proc.stderr

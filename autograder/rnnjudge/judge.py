@@ -33,6 +33,8 @@ class UnreadableSubmission(Exception):
 
 def submission_code(path: Path) -> str:
     """The code of a .py file, or the code cells of a notebook (IPython magics and shell lines dropped)."""
+    if path.is_symlink() or path.parent.is_symlink():  # a link to a classmate's file or the solution
+        raise UnreadableSubmission("the submission is a symbolic link, not a file: submit the file itself: no points")
     text = path.read_bytes().decode("utf-8", errors="replace")
     if path.suffix != ".ipynb":
         return text

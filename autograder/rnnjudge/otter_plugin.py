@@ -4,8 +4,9 @@ as ``rnnlab grade``, and otter's kernel never runs submission code.
 otter executes a submission and its test files in one kernel, then, in its own process, reads
 what the kernel wrote and calls plugins' ``after_grading``. This plugin
 
-* ``before_execution``: replaces the submission with a trusted one-line notebook, so the kernel
-  runs only our generated test files, whose cases all fail unless this plugin scores them;
+* ``before_execution``: moves the submission out of the folder the kernel starts in, empties that
+  folder but for otter's test files, and replaces the notebook with a trusted one-liner, so the
+  kernel runs only our generated test files, whose cases all fail unless this plugin scores them;
 * ``after_grading``: runs the judge on the submission file (a sandboxed worker loads it: bwrap
   where it works, else the ``nobody`` user inside Docker, with the autograder's files made
   unreadable to it), and sets each test case's result and message from the judge's verdicts.
@@ -14,6 +15,8 @@ what the kernel wrote and calls plugins' ``after_grading``. This plugin
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -24,6 +27,8 @@ from .judge import judge_submission
 from .sandbox import Limits, best_mode
 
 NOT_JUDGED = "not judged: the rnnjudge otter plugin did not run"
+SANDBOX_NOTES = {"user": "graded with the worker as user nobody (no bubblewrap here)",
+                 "none": "graded unsandboxed (no bubblewrap, and user nobody cannot run this Python)"}
 TIMEOUT = 300.0  # seconds per submission; the zip's otter_config.json may set {"timeout": ...}
 
 
@@ -35,9 +40,28 @@ def protect_from_worker(submission_path: Path) -> None:
             os.chmod(path, 0o700)
 
 
+def move_submission_away(submission_path: Path) -> Path:
+    """Move the submission out of otter's submission folder and empty that folder of everything but
+    otter's own ``tests`` and ``__init__.py``: the kernel starts there with the folder first on its
+    path, so a student's ``otter/`` package (or a file named ``otter.py``) would otherwise run in it."""
+    private = Path(tempfile.mkdtemp(prefix="rnnjudge-submission-"))
+    kept = private / submission_path.name
+    shutil.move(str(submission_path), kept)
+    for entry in submission_path.parent.iterdir():
+        if entry.name in ("tests", "__init__.py"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return kept
+
+
 class JudgePlugin(AbstractOtterPlugin):
 
     def before_execution(self, submission):
+        """After otter has read the submission, before its kernel starts."""
+        self.judged_path = move_submission_away(Path(self.submission_path))
         return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
             "# The submission is judged by the rnnjudge plugin after this kernel has exited.")])
 
@@ -46,11 +70,15 @@ class JudgePlugin(AbstractOtterPlugin):
         if mode == "user":
             protect_from_worker(Path(self.submission_path))
         timeout = float((self.plugin_config or {}).get("timeout", TIMEOUT))
-        verdict = judge_submission(Path(self.submission_path), mode, Limits(cpu_seconds=int(timeout) + 5), timeout)
+        verdict = judge_submission(self.judged_path, mode, Limits(cpu_seconds=int(timeout) + 5), timeout)
+        shutil.rmtree(self.judged_path.parent, ignore_errors=True)
+        # Only our test files count: one whose cases are not all checks (planted by a submission) is dropped.
+        results.results = {name: test_file for name, test_file in results.results.items()
+                           if all(case.name in verdict["checks"] for case in test_file.test_cases)}
         for test_file in results.results.values():
             test_file.test_case_results = [
                 TestCaseResult(test_case=case, message=verdict["checks"][case.name]["feedback"],
                                passed=verdict["checks"][case.name]["passed"])
                 for case in test_file.test_cases]
-        problems = list(verdict["problems"]) + ([] if mode == "bwrap" else [f"worker sandbox: {mode}"])
+        problems = list(verdict["problems"]) + ([SANDBOX_NOTES[mode]] if mode in SANDBOX_NOTES else [])
         results.set_output("Status: " + ("graded with problems: " + "; ".join(problems) if problems else "graded"))

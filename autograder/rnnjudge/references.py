@@ -57,7 +57,25 @@ def lstm_forward(p: dict, x: np.ndarray, state):
     return np.stack(hs, 1) @ p["W_fc"].T + p["b_fc"], (h, c)
 
 
-FORWARD = {"rnn": rnn_forward, "lstm": lstm_forward}
+def gru_forward(p: dict, x: np.ndarray, h0: np.ndarray | None):
+    """float64 forward of a GRU LM (PyTorch's gates r, z, n): (logits, (h_T,)). The worker's fixture
+    for Tasks 4 and 6: a recurrent LM that is neither Task 1's nor Task 2's answer."""
+    E = p["emb"][x]
+    H = p["W_hh"].shape[1]
+    h = np.zeros((x.shape[0], H)) if h0 is None else h0
+    hs = []
+    for t in range(x.shape[1]):
+        gi = E[:, t] @ p["W_ih"].T + p["b_ih"]
+        gh = h @ p["W_hh"].T + p["b_hh"]
+        r, z = sigmoid(gi[:, :H] + gh[:, :H]), sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return np.stack(hs, 1) @ p["W_fc"].T + p["b_fc"], (h,)
+
+
+FORWARD = {"rnn": rnn_forward, "lstm": lstm_forward, "gru": gru_forward}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def torch_forward(kind: str, p: dict, e: torch.Tensor, state):
@@ -65,13 +83,18 @@ def torch_forward(kind: str, p: dict, e: torch.Tensor, state):
     references: (logits, h_T)."""
     H = p["W_hh"].shape[1]
     B = e.shape[0]
-    if kind == "rnn":
-        h = torch.zeros(B, H, dtype=torch.float64) if state is None else state
-        c = None
-    else:
+    if kind == "lstm":
         h, c = (torch.zeros(B, H, dtype=torch.float64),) * 2 if state is None else state
+    else:
+        h = torch.zeros(B, H, dtype=torch.float64) if state is None else state
     hs = []
     for t in range(e.shape[1]):
+        if kind == "gru":
+            gi, gh = e[:, t] @ p["W_ih"].T + p["b_ih"], h @ p["W_hh"].T + p["b_hh"]
+            r, u = torch.sigmoid(gi[:, :H] + gh[:, :H]), torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+            h = (1 - u) * torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:]) + u * h
+            hs.append(h)
+            continue
         z = e[:, t] @ p["W_ih"].T + p["b_ih"] + h @ p["W_hh"].T + p["b_hh"]
         if kind == "rnn":
             h = torch.tanh(z)
@@ -87,14 +110,23 @@ def as_tensors(params: dict, requires_grad: bool = False) -> dict:
     return {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=requires_grad) for k, v in params.items()}
 
 
+def last_step_loss(logits: torch.Tensor, y: np.ndarray, pad_id: int) -> torch.Tensor:
+    """L_T: the mean NLL of the last step's non-pad targets (the lab's definition)."""
+    return nn.functional.cross_entropy(logits[:, -1], torch.from_numpy(y[:, -1]), ignore_index=pad_id)
+
+
 def gradient_through_time(kind: str, params: dict, x: np.ndarray, y: np.ndarray, pad_id: int = 0) -> np.ndarray:
-    """||dL_T/de_{T-1-k}||, k = 0..T-1, in float64 (L_T: mean NLL of the last step's non-pad targets)."""
+    """||dL_T/de_{T-1-k}||, k = 0..T-1, in float64."""
     p = as_tensors(params)
     e = p["emb"][torch.from_numpy(x)].requires_grad_(True)
     logits, _ = torch_forward(kind, p, e, None)
-    loss = nn.functional.cross_entropy(logits[:, -1], torch.from_numpy(y[:, -1]), ignore_index=pad_id)
-    (g,) = torch.autograd.grad(loss, e)
-    return g.pow(2).sum(dim=(0, 2)).sqrt().flip(0).numpy()
+    (g,) = torch.autograd.grad(last_step_loss(logits, y, pad_id), e)
+    return norms_by_distance(g.numpy())
+
+
+def norms_by_distance(grad_e: np.ndarray) -> np.ndarray:
+    """(B, T, E) gradients -> their L2 norm per step, k = T-1-t (the last step's own input first)."""
+    return np.sqrt((grad_e ** 2).sum(axis=(0, 2)))[::-1].copy()
 
 
 def default_init(kind: str, V: int, E: int, H: int, seed: int) -> dict:
@@ -116,7 +148,7 @@ def default_init(kind: str, V: int, E: int, H: int, seed: int) -> dict:
 def random_params(kind: str, V: int, E: int, H: int, seed: int, scale: float = 0.5) -> dict:
     """float32-representable random parameters for a fixture model (pad row of emb zero)."""
     rng = np.random.default_rng(seed)
-    G = 4 * H if kind == "lstm" else H
+    G = GATES[kind] * H
     shapes = {"emb": (V, E), "W_ih": (G, E), "W_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "W_fc": (V, H), "b_fc": (V,)}
     params = {k: (rng.standard_normal(s) * scale).astype(np.float32) for k, s in shapes.items()}
     params["emb"][0] = 0.0

@@ -117,15 +117,30 @@ def bwrap_problem() -> str | None:
     return None
 
 
-def can_switch_user() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
+def become_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+@functools.lru_cache(maxsize=None)
+def nobody_can_run_python() -> bool:
+    """As root: can the user ``nobody`` start this Python with torch? (Not where it lives in /root.)"""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return False
+    try:
+        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd="/",
+                               preexec_fn=become_nobody, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
+    except OSError:  # the interpreter itself is out of its reach
+        return False
+    return probe.returncode == 0
 
 
 def best_mode() -> str:
     """The strongest sandbox available here (used by the otter plugin, which cannot ask the TA)."""
     if bwrap_problem() is None:
         return "bwrap"
-    return "user" if can_switch_user() else "none"
+    return "user" if nobody_can_run_python() else "none"
 
 
 # ----------------------------------------------------------------------------
@@ -161,13 +176,17 @@ class ProcessGroup:
         if self.path is not None:
             (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
-    def kill_all(self, leader: subprocess.Popen) -> None:
-        """Kill the worker's session and everything left in its cgroup; reap the worker."""
+    def kill_all(self, leader: subprocess.Popen, as_nobody: bool = False) -> None:
+        """Kill the worker's session, every process of ``nobody`` if it ran as that user, and
+        everything left in its cgroup; reap the worker."""
         try:
             os.killpg(leader.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         leader.wait()
+        if as_nobody:  # a child of its own that left the session: kill(-1) as nobody reaches them all
+            subprocess.run([sys.executable, "-c", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
+                            "except OSError:\n    pass"], preexec_fn=become_nobody, cwd="/")
         if self.path is None:
             return
         for _ in range(500):  # killed processes leave the cgroup once reaped: wait up to ~5 s
@@ -195,9 +214,7 @@ def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) 
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if switch_user:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        become_nobody()
     if os.getuid() != 0:  # counted per real user: only binding for a non-root one
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 

@@ -46,14 +46,14 @@ class WorkerSession:
     """One worker process on one submission's code."""
 
     def __init__(self, code: str, mode: str, limits: sandbox.Limits, log, deadline: float,
-                 request_timeout: float = 60.0):
-        self.deadline, self.request_timeout = deadline, request_timeout
+                 request_timeout: float = 10.0):
+        self.deadline, self.request_timeout, self.mode = deadline, request_timeout, mode
         self.folder = tempfile.TemporaryDirectory(prefix="rnnjudge-worker-")
         sandbox.prepare_worker_dir(Path(self.folder.name), code, mode)
         self.proc, self.processes = sandbox.start_worker(Path(self.folder.name), mode, limits, log)
         self.alive = True
         self.in_check = self.child_reaped = False
-        hello, _ = self._read("loading your code")
+        hello, _ = self._read("loading your code", patient=True)  # loading may take the whole budget
         if not hello.get("hello"):
             self.close()
             raise WorkerFailure("the worker did not start properly")
@@ -63,15 +63,15 @@ class WorkerSession:
 
     # -- the channel -----------------------------------------------------------------
 
-    def _timeout(self) -> float:
+    def _timeout(self, patient: bool) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise OutOfTime("the time limit for this submission was reached")
-        return min(left, self.request_timeout)
+        return left if patient else min(left, self.request_timeout)
 
-    def _read(self, during: str) -> tuple[dict, dict]:
+    def _read(self, during: str, patient: bool = False) -> tuple[dict, dict]:
         try:
-            timeout = self._timeout()
+            timeout = self._timeout(patient)
             header, arrays = read_message(self.proc.stdout.fileno(), timeout)
         except ProtocolError as err:
             self.close()
@@ -137,7 +137,7 @@ class WorkerSession:
     def close(self) -> None:
         if self.alive:
             self.alive = False
-            self.processes.kill_all(self.proc)
+            self.processes.kill_all(self.proc, as_nobody=self.mode == "user")
             for stream in (self.proc.stdin, self.proc.stdout):
                 try:
                     stream.close()

@@ -34,32 +34,17 @@ MESSAGE_CAP = 1500  # characters of an exception's text that are sent back
 # Fixture models: hosts for the submission's functions (Tasks 3-6), weights sent by the judge
 # ----------------------------------------------------------------------------
 
-class FixtureRNN(nn.Module):
+class FixtureGRU(nn.Module):
+    """A GRU language model: a host for Tasks 4 and 6 that is neither Task 1's nor Task 2's answer."""
+
     def __init__(self, V, E, H, pad_idx=0):
         super().__init__()
         self.emb = nn.Embedding(V, E, padding_idx=pad_idx)
-        self.rnn_cell = nn.RNNCell(E, H)
-        self.fc = nn.Linear(H, V)
-
-    def forward(self, x, h0=None):
-        e = self.emb(x)  # (B, T, E)
-        h = e.new_zeros(x.shape[0], self.rnn_cell.hidden_size) if h0 is None else h0
-        states = []
-        for t in range(x.shape[1]):
-            h = self.rnn_cell(e[:, t], h)
-            states.append(h)
-        return self.fc(torch.stack(states, 1)), h
-
-
-class FixtureLSTM(nn.Module):
-    def __init__(self, V, E, H, pad_idx=0):
-        super().__init__()
-        self.emb = nn.Embedding(V, E, padding_idx=pad_idx)
-        self.lstm = nn.LSTM(E, H, batch_first=True)
+        self.gru = nn.GRU(E, H, batch_first=True)
         self.fc = nn.Linear(H, V)
 
     def forward(self, x, state=None):
-        out, state = self.lstm(self.emb(x), state)
+        out, state = self.gru(self.emb(x), state)
         return self.fc(out), state
 
 
@@ -86,7 +71,7 @@ class ManyRecurrent(nn.Module):
         self.head = nn.Linear(4, 2)
 
 
-FIXTURES = {"rnn": FixtureRNN, "lstm": FixtureLSTM}
+FIXTURES = {"gru": FixtureGRU}
 
 # The canonical parameter names the judge uses, by model kind: name -> attribute path.
 PARAMETER_PATHS = {
@@ -94,6 +79,8 @@ PARAMETER_PATHS = {
             "b_ih": "rnn_cell.bias_ih", "b_hh": "rnn_cell.bias_hh", "W_fc": "fc.weight", "b_fc": "fc.bias"},
     "lstm": {"emb": "emb.weight", "W_ih": "lstm.weight_ih_l0", "W_hh": "lstm.weight_hh_l0",
              "b_ih": "lstm.bias_ih_l0", "b_hh": "lstm.bias_hh_l0", "W_fc": "fc.weight", "b_fc": "fc.bias"},
+    "gru": {"emb": "emb.weight", "W_ih": "gru.weight_ih_l0", "W_hh": "gru.weight_hh_l0",
+            "b_ih": "gru.bias_ih_l0", "b_hh": "gru.bias_hh_l0", "W_fc": "fc.weight", "b_fc": "fc.bias"},
 }
 SUBMISSION_CLASSES = {"VanillaRNNLM": "rnn", "LSTMLM": "lstm"}
 
@@ -183,6 +170,11 @@ def op_build(header, arrays, objects):
     torch.manual_seed(header["seed"])
     model = cls(header["V"], header["E"], header["H"], pad_idx=header["pad_idx"])
     objects["model"], objects["kind"] = model, kind
+    if arrays:  # the judge's weights: what the model computes is then known to the judge
+        try:
+            load_parameters(model, kind, arrays)
+        except AttributeError as err:
+            raise AttributeError(f"the model has no `{err.name}`: keep the attribute names of the skeleton") from None
     params = {}
     for name, path in PARAMETER_PATHS[kind].items():
         try:
@@ -222,23 +214,17 @@ def op_forward_backward(header, arrays, objects):
     return {}, grads
 
 
-def embedding_gradient(model, x, y, pad_id):
-    """||dL_T/de_{T-1-k}|| for k = 0..T-1, with the loss of the last step (the lab's definition)."""
+def op_embedding_gradient(header, arrays, objects):
+    """d sum(logits * R) / d emb(x): how far back a gradient the judge chose reaches in this model."""
+    model = objects["model"]
     captured = []
     handle = model.emb.register_forward_hook(lambda module, inputs, output: captured.append(output))
     try:
-        logits, _ = model(x)
+        logits, _ = model(torch.from_numpy(arrays["x"]))
     finally:
         handle.remove()
-    V = logits.size(-1)
-    loss = nn.functional.cross_entropy(logits[:, -1].reshape(-1, V), y[:, -1].reshape(-1), ignore_index=pad_id)
-    (grad,) = torch.autograd.grad(loss, captured[0])
-    return grad.pow(2).sum(dim=(0, 2)).sqrt().flip(0)
-
-
-def op_far_gradient(header, arrays, objects):
-    g = embedding_gradient(objects["model"], torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]), 0)
-    return {}, {"g": as_array(g, "the gradient norms")}
+    (grad,) = torch.autograd.grad((logits * torch.from_numpy(arrays["R"])).sum(), captured[0])
+    return {}, {"grad": as_array(grad, "the embedding gradient")}
 
 
 def op_lm_loss(header, arrays, objects):
@@ -254,18 +240,32 @@ def op_lm_loss(header, arrays, objects):
     return reply, out
 
 
-def use_trusted_loss() -> None:
-    """Tasks 4 and 6 are checked with a trusted ``lm_loss`` (in this child only), so a Task 3 bug
-    costs Task 3 only."""
+def install_judged_loss(header: dict, arrays: dict) -> None:
+    """Tasks 4 and 6 run with the judge's ``lm_loss`` (in this child only), so a Task 3 bug costs
+    Task 3 only. It is no cross-entropy: it knows, for each call the check expects, the targets,
+    the logits the model must produce there, and the loss and its gradient at those logits, and
+    answers those calls alone (NaN for other logits, an error for other targets)."""
+    cases = [dict(case, targets=torch.from_numpy(arrays[f"case{i}_targets"]),
+                  logits=torch.from_numpy(arrays[f"case{i}_logits"]),
+                  grad=torch.from_numpy(arrays[f"case{i}_grad"])) for i, case in enumerate(header["loss_cases"])]
+
     def lm_loss(logits, targets, ignore_index=0, reduction="mean"):
-        V = logits.size(-1)
-        return nn.functional.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=ignore_index,
-                                           reduction=reduction)
+        flat = logits.reshape(-1, logits.size(-1))
+        for case in cases:
+            if case["ignore_index"] == ignore_index and targets.numel() == case["targets"].numel() \
+                    and torch.equal(targets.reshape(-1), case["targets"]):
+                if flat.shape != case["logits"].shape or not torch.allclose(
+                        flat.detach().double(), case["logits"], rtol=1e-4, atol=1e-4):
+                    return flat.sum() * float("nan")  # not the model's logits
+                scale = case["count"] if reduction == "sum" else 1.0
+                linear = (flat.double() * case["grad"]).sum() * scale
+                return linear - linear.detach() + case[reduction]  # the loss's value, with its gradient
+        raise ValueError(f"lm_loss was called on targets (ignore_index={ignore_index}) that the check did not expect")
     sys.modules["rnn_lm"].lm_loss = lm_loss
 
 
 def op_evaluate(header, arrays, objects):
-    use_trusted_loss()
+    install_judged_loss(header, arrays)
     if header["model"] == "fixed":
         model = FixedLM(torch.from_numpy(arrays["table"]))
     else:
@@ -304,7 +304,7 @@ def op_grad_norm(header, arrays, objects):
 
 
 def op_gradient_through_time(header, arrays, objects):
-    use_trusted_loss()
+    install_judged_loss(header, arrays)
     model = fixture(header, arrays)
     kwargs = {} if header["pad_id"] is None else {"pad_id": header["pad_id"]}
     g = submission("gradient_through_time")(model, torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]),
@@ -314,7 +314,7 @@ def op_gradient_through_time(header, arrays, objects):
 
 
 OPS = {"build": op_build, "forward": op_forward, "forward_backward": op_forward_backward,
-       "far_gradient": op_far_gradient, "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
+       "embedding_gradient": op_embedding_gradient, "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
        "gradient_through_time": op_gradient_through_time}
 
 

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-from ..references import lstm_forward, nll, random_params
+from ..references import gru_forward, nll, random_params
 from ..registry import ATTESTED, check
+from . import judged_loss
 
 V = 12
 
@@ -30,13 +31,17 @@ def uneven_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def call_evaluate(worker, model: dict, model_arrays: dict, batches, pad_id=0, training=True, preset_grad=None,
-                  as_generator=False) -> dict:
+def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, pad_id=0, training=True,
+                  preset_grad=None, as_generator=False) -> dict:
+    """The submission's ``evaluate`` on a fixture model whose logits on ``x`` are ``logits_of(x)``."""
     arrays = dict(model_arrays)
     for i, (x, y) in enumerate(batches):
         arrays[f"x{i}"], arrays[f"y{i}"] = x, y
-    reply, _ = worker.request("evaluate", {**model, "batches": len(batches), "pad_id": pad_id, "training": training,
-                                           "preset_grad": preset_grad, "as_generator": as_generator}, arrays)
+    cases = [judged_loss.loss_case(logits_of(x), y, ignore) for x, y in batches for ignore in sorted({pad_id, 0})]
+    loss_header, loss_arrays = judged_loss.pack(cases)
+    reply, _ = worker.request("evaluate", {**model, **loss_header, "batches": len(batches), "pad_id": pad_id,
+                                           "training": training, "preset_grad": preset_grad,
+                                           "as_generator": as_generator}, arrays | loss_arrays)
     assert reply.get("pair") is True, f"evaluate should return (mean_loss, perplexity), got {reply.get('result_type')}"
     assert reply.get("floats") is True, "return two Python floats (use .item())"
     values = reply.get("values")
@@ -52,7 +57,8 @@ def task4_token_weighted(worker):
         batches = uneven_batches(pad_id=pad_id)
         sums = [nll(table[x], y, pad_id) for x, y in batches]
         want = sum(s for s, _ in sums) / sum(c for _, c in sums)
-        loss, ppl = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, pad_id=pad_id)["values"]
+        loss, ppl = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, table.__getitem__,
+                                  pad_id=pad_id)["values"]
         per_batch = float(np.mean([s / c for s, c in sums]))
         hint = " (that is the average of per-batch means: weight by tokens)" if math.isclose(loss, per_batch, rel_tol=1e-4) else ""
         assert math.isclose(loss, want, rel_tol=1e-4), (
@@ -68,7 +74,7 @@ def task4_token_weighted(worker):
 def task4_no_side_effects(worker):
     for training in (True, False):
         reply = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, uneven_batches(),
-                              training=training, preset_grad=0.25)
+                              (fixed_table().astype(np.float64) * 1.5).__getitem__, training=training, preset_grad=0.25)
         calls = reply.get("calls")
         assert isinstance(calls, list) and calls, "evaluate never called the model"
         assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \
@@ -81,11 +87,12 @@ def task4_no_side_effects(worker):
 
 @check(4, "evaluate: any iterable of batches; a real model")
 def task4_generator_and_model(worker):
-    params = random_params("lstm", V, 4, 5, seed=0)
+    params = random_params("gru", V, 4, 5, seed=0)
     batches = uneven_batches()
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
-    sums = [nll(lstm_forward(p64, x, None)[0], y, 0) for x, y in batches]
+    logits_of = lambda x: gru_forward(p64, x, None)[0]  # noqa: E731
+    sums = [nll(logits_of(x), y, 0) for x, y in batches]
     want = sum(s for s, _ in sums) / sum(c for _, c in sums)
-    loss, _ = call_evaluate(worker, {"model": "lstm", "V": V, "E": 4, "H": 5}, params, batches,
+    loss, _ = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, batches, logits_of,
                             as_generator=True)["values"]
     assert math.isclose(loss, want, rel_tol=1e-4), f"with a generator of batches: mean loss {loss:.5f}, expected {want:.5f}"

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from hypothesis import given, strategies as st
 
-from ..references import (FORWARD, PARAMETER_NAMES, as_tensors, close, default_init, gradient_through_time,
-                          torch_forward, tokens)
+from ..references import (FORWARD, GATES, PARAMETER_NAMES, as_tensors, close, default_init, gradient_through_time,
+                          last_step_loss, norms_by_distance, random_params, torch_forward, tokens)
 from ..registry import ATTESTED, CHECKS, GUESSABLE, HYPOTHESIS, Check
 from ..session import expect_array
 
@@ -22,11 +22,17 @@ MODELS = {1: ("VanillaRNNLM", "rnn", "rnn_cell", "torch.nn.modules.rnn.RNNCell")
 SIZES = dict(V=st.integers(3, 30), E=st.integers(1, 10), H=st.integers(1, 12), B=st.integers(1, 4), T=st.integers(1, 8))
 
 
-def build(worker, task, V, E, H, pad_idx=0, seed=0) -> tuple[dict, dict]:
-    """(structure, parameters as float64) of the submission's model built under ``seed``."""
+def build(worker, task, V, E, H, pad_idx=0, seed=0, judge_weights=True) -> tuple[dict, dict]:
+    """(structure, parameters as float64) of the submission's model built under ``seed``: with the
+    judge's random weights loaded (what it computes is then known here, whatever its init does),
+    or, with ``judge_weights=False``, its own initialisation as reported."""
     cls, kind, _, _ = MODELS[task]
-    reply, arrays = worker.request("build", {"cls": cls, "V": V, "E": E, "H": H, "pad_idx": pad_idx, "seed": seed})
-    G = 4 * H if kind == "lstm" else H
+    mine = random_params(kind, V, E, H, seed=1000 + seed * 7 + V) if judge_weights else {}
+    reply, arrays = worker.request("build", {"cls": cls, "V": V, "E": E, "H": H, "pad_idx": pad_idx, "seed": seed},
+                                   mine)
+    if judge_weights:
+        return reply["structure"], {k: v.astype(np.float64) for k, v in mine.items()}
+    G = GATES[kind] * H
     shapes = {"emb": (V, E), "W_ih": (G, E), "W_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "W_fc": (V, H), "b_fc": (V,)}
     params = {name: expect_array(arrays, name, shapes[name], f"parameter `{name}` of {cls}({V}, {E}, {H})")
               for name in PARAMETER_NAMES}
@@ -73,7 +79,7 @@ def structure_check(task):
 
     def body(worker):
         V, E, H = 13, 5, 7
-        structure, params = build(worker, task, V, E, H, pad_idx=3)
+        structure, params = build(worker, task, V, E, H, pad_idx=3, judge_weights=False)
         emb, layer, fc = structure["emb"], structure[attr], structure["fc"]
         assert emb.get("type") == "torch.nn.modules.sparse.Embedding", "self.emb should be an nn.Embedding"
         assert emb.get("padding_idx") == 3, "the embedding must use padding_idx=pad_idx (here pad_idx=3)"
@@ -208,6 +214,16 @@ def reference_far_gradient(kind: str, seed: int) -> float:
     return float(g[PROBE["k"]] / g[0])
 
 
+def last_step_gradient(kind: str, params: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dL_T/dlogits (B, T, V) of the reference model with ``params``: the worker backpropagates it
+    through the submission's model, so what comes back is that model's own gradient at distance k."""
+    p = as_tensors(params)
+    logits, _ = torch_forward(kind, p, p["emb"][torch.from_numpy(x)], None)
+    logits = logits.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(last_step_loss(logits, y, 0), logits)
+    return grad.numpy().astype(np.float32)
+
+
 def vanishing_check(task):
     cls, kind, _, _ = MODELS[task]
     other = "lstm" if kind == "rnn" else "rnn"
@@ -215,10 +231,11 @@ def vanishing_check(task):
 
     def body(worker):
         for seed in VANISHING_SEEDS:
-            _, params = build(worker, task, PROBE["V"], PROBE["E"], PROBE["H"], seed=seed)
+            _, params = build(worker, task, PROBE["V"], PROBE["E"], PROBE["H"], seed=seed, judge_weights=False)
             x, y = probe_batch(seed)
-            _, arrays = worker.request("far_gradient", {}, {"x": x, "y": y})
-            g = expect_array(arrays, "g", (PROBE["T"],), "gradient norms by distance")
+            _, arrays = worker.request("embedding_gradient", {}, {"x": x, "R": last_step_gradient(kind, params, x, y)})
+            g = norms_by_distance(expect_array(arrays, "grad", (PROBE["B"], PROBE["T"], PROBE["E"]),
+                                               "the embedding gradient"))
             theirs = float(g[k] / g[0]) if g[0] > 0 else 0.0
             assert theirs > 0.0, ("no gradient reaches 20 steps back at all: the hidden state is not carried "
                                   "from step to step")
