@@ -86,13 +86,12 @@ def worker_program(folder: str) -> list[str]:
 def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[str]:
     roots = python_roots()
     args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            *system_binds()]
-    for root in roots:
+            *system_binds(), "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+    for root in roots:  # after /tmp's tmpfs: an environment that lives under /tmp stays visible
         args += ["--ro-bind", root, root]
     for path in hidden_paths(roots):
         args += ["--tmpfs", path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-             "--ro-bind", str(worker_dir), INSIDE, "--chdir", "/tmp", "--clearenv",
+    args += ["--ro-bind", str(worker_dir), INSIDE, "--chdir", "/tmp", "--clearenv",
              "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
     for key, value in worker_environment("/tmp").items():
         args += ["--setenv", key, value]
