@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from rnnjudge.registry import GATE_MESSAGE
 from rnnlab import similarity
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
@@ -97,7 +98,8 @@ class CheckStats:
     description: str
     failed: int = 0
     graded: int = 0  # submissions that have this check
-    messages: list[MessageGroup] = field(default_factory=list)  # most frequent first
+    gated_out: int = 0  # failed only because their task's value checks failed (see rnnjudge.registry)
+    messages: list[MessageGroup] = field(default_factory=list)  # most frequent first, the gate's last
 
     @property
     def share(self) -> float:
@@ -114,10 +116,12 @@ def check_statistics(grades: list) -> list[CheckStats]:
             entry.graded += 1
             if not check.get("passed", False):
                 entry.failed += 1
+                entry.gated_out += check.get("message") == GATE_MESSAGE
                 failures.setdefault(name, []).append(check.get("message") or check.get("feedback", ""))
     for name, messages in failures.items():
         stats[name].messages = group_messages(messages)
-    return sorted(stats.values(), key=lambda s: (-s.failed, -s.share, s.task, s.name))
+    # Ranked by failures of the check itself: a gated-out failure repeats another check's.
+    return sorted(stats.values(), key=lambda s: (-(s.failed - s.gated_out), -s.failed, -s.share, s.task, s.name))
 
 
 def group_messages(messages: list[str]) -> list[MessageGroup]:
@@ -127,7 +131,8 @@ def group_messages(messages: list[str]) -> list[MessageGroup]:
         key = message_key(message)
         counts[key] += 1
         examples.setdefault(key, message)
-    return [MessageGroup(count, examples[key]) for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    order = sorted(counts.items(), key=lambda kv: (examples[kv[0]] == GATE_MESSAGE, -kv[1], kv[0]))
+    return [MessageGroup(count, examples[key]) for key, count in order]
 
 
 def not_graded_normally(grades: list) -> list:

@@ -340,6 +340,26 @@ def test_checks_ranked_by_failures_with_grouped_messages(tmp_path):
     assert "1× perplexity 14.8" in first_cell
 
 
+def test_failures_that_only_repeat_the_gate_rank_after_real_ones():
+    """A gated check failed because its task's value checks failed says nothing new: it ranks after
+    checks failed on their own, and its gate message comes after the real ones."""
+    from rnnjudge.registry import GATE_MESSAGE
+
+    from rnnlab.class_report import check_statistics
+
+    grades = [make_grade(f"g{i}.py", {"task4_no_side_effects": GATE_MESSAGE, "task4_token_weighted": "per batch"})
+              for i in range(3)]
+    grades += [make_grade("own.py", {"task4_no_side_effects": "the model ran with gradients enabled"}),
+               make_grade("five.py", {"task5_reference": "sum of norms"}),
+               make_grade("five2.py", {"task5_reference": "sum of norms"})]
+    stats = {s.name: s for s in check_statistics(grades)}
+    order = [s.name for s in check_statistics(grades)]
+    assert order.index("task4_token_weighted") < order.index("task5_reference") < order.index("task4_no_side_effects")
+    side = stats["task4_no_side_effects"]
+    assert (side.failed, side.gated_out) == (4, 3)
+    assert [g.example for g in side.messages] == ["the model ran with gradients enabled", GATE_MESSAGE]
+
+
 def test_message_key_ignores_numbers_and_shapes_only():
     assert message_key(loss_message(2.71828, 2.5)) == message_key(loss_message(-1e-05, 3))
     assert message_key("logits shape (2, 3, 4), expected (B, T, V) = (2, 3, 7)") == \
