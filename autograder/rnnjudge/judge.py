@@ -24,7 +24,6 @@ from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
 
 LOG_TAIL_BYTES = 20_000
-SECONDS = {}
 
 
 class UnreadableSubmission(Exception):
@@ -96,7 +95,6 @@ def apply_gates(outcomes: dict) -> None:
 
 
 def run_check(chk: Check, worker: WorkerSession) -> dict:
-    start = time.monotonic()
     try:
         worker.begin_check()
         chk.func(worker)
@@ -113,7 +111,6 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
     finally:
         if worker.alive:
             worker.end_check()
-        SECONDS[chk.name] = time.monotonic() - start
 
 
 def judge_submission(path: Path, mode: str = "bwrap", limits: Limits = Limits(), timeout: float = 120.0) -> dict:

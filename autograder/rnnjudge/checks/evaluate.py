@@ -13,6 +13,11 @@ from . import judged_loss
 V = 12
 
 
+def fixed_logits(x: np.ndarray) -> np.ndarray:
+    """The logits of the fixture ``FixedLM`` on ``x``, in float64."""
+    return fixed_table().astype(np.float64)[x] * 1.5
+
+
 def fixed_table() -> np.ndarray:
     """The fixture ``FixedLM``'s table: its logits are ``1.5 * table[x]``."""
     return np.random.default_rng(11).standard_normal((V, V)).astype(np.float32)
@@ -52,12 +57,11 @@ def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, p
 
 @check(4, "evaluate: token-weighted mean loss and exp perplexity over uneven batches")
 def task4_token_weighted(worker):
-    table = fixed_table().astype(np.float64) * 1.5
     for pad_id in (0, 2):
         batches = uneven_batches(pad_id=pad_id)
-        sums = [nll(table[x], y, pad_id) for x, y in batches]
+        sums = [nll(fixed_logits(x), y, pad_id) for x, y in batches]
         want = sum(s for s, _ in sums) / sum(c for _, c in sums)
-        loss, ppl = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, table.__getitem__,
+        loss, ppl = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, fixed_logits,
                                   pad_id=pad_id)["values"]
         per_batch = float(np.mean([s / c for s, c in sums]))
         hint = " (that is the average of per-batch means: weight by tokens)" if math.isclose(loss, per_batch, rel_tol=1e-4) else ""
@@ -74,7 +78,7 @@ def task4_token_weighted(worker):
 def task4_no_side_effects(worker):
     for training in (True, False):
         reply = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, uneven_batches(),
-                              (fixed_table().astype(np.float64) * 1.5).__getitem__, training=training, preset_grad=0.25)
+                              fixed_logits, training=training, preset_grad=0.25)
         calls = reply.get("calls")
         assert isinstance(calls, list) and calls, "evaluate never called the model"
         assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \

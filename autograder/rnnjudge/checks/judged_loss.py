@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..references import log_softmax
+from ..references import log_softmax, nll
 
 
 def loss_case(logits: np.ndarray, targets: np.ndarray, ignore_index: int) -> tuple[dict, dict]:
@@ -13,10 +13,8 @@ def loss_case(logits: np.ndarray, targets: np.ndarray, ignore_index: int) -> tup
     V = logits.shape[-1]
     flat, t = logits.reshape(-1, V).astype(np.float64), targets.reshape(-1).astype(np.int64)
     keep = t != ignore_index
-    count = int(keep.sum())
-    logp = log_softmax(flat)
-    total = float(-logp[np.arange(len(t))[keep], t[keep]].sum())
-    grad = np.exp(logp)
+    total, count = nll(flat, t, ignore_index)
+    grad = np.exp(log_softmax(flat))
     grad[np.arange(len(t)), np.where(keep, t, 0)] -= keep
     grad *= keep[:, None] / max(count, 1)  # d mean / d logits
     return ({"ignore_index": ignore_index, "count": count, "sum": total, "mean": total / count if count else float("nan")},
