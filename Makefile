@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test sandbox release release-check bench bench-grading bench-report clean
+.PHONY: lab sweep test sandbox release release-check bench bench-lab bench-grading bench-report clean
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
 
 lab: $(STAMP)
 	$(VENV)/bin/rnnlab run --out results
+
+# The distance sweep (about 10 minutes); the course ships its sweep.json with the release.
+sweep: $(STAMP)
+	$(VENV)/bin/rnnlab sweep --out solution/sweep
 
 # `rnnlab grade` (and its tests) run submissions in a bubblewrap sandbox: install it where it is missing.
 sandbox:
@@ -34,6 +38,9 @@ release-check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
+
+bench-lab: $(STAMP)
+	$(PY) benchmarks/bench_lab.py --repeat 2 --fp32 --compare --sweep
 
 bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/bench_grading.py

@@ -1,6 +1,6 @@
 """Benchmark: the original notebook's pipeline against ours, on the same WikiText-2 text.
 
-    .venv/bin/python benchmarks/bench_training.py [--data ../shared/data/wikitext-2] [--original-steps 400]
+    .venv/bin/python benchmarks/bench_training.py [--data tests/data/wikitext-2] [--original-steps 400]
 
 One process, same data (test.txt's first 2000 lines as training text, valid.txt's first
 500 as validation), vocabulary cap 15000, seq 30, batch 64, emb 128, hidden 256.
@@ -81,7 +81,8 @@ def timed_eval(model, loader) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "wikitext-2"))
+    ap.add_argument("--data", default=str(REPO / "tests" / "data" / "wikitext-2"),
+                    help="folder with test.txt (or train.txt) and valid.txt (default: the repository's WikiText-2 slices)")
     ap.add_argument("--original-steps", type=int, default=400)
     ap.add_argument("--check-every", type=int, default=10)
     ap.add_argument("--max-steps", type=int, default=1500, help="give up on ours after this many steps")

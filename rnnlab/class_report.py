@@ -11,8 +11,9 @@
 - ``similarity.csv``: one row per similar pair (only the header when detection is off).
 
 Grades are read by duck typing: ``file``, ``task_points``, ``total``, ``status`` and ``checks``
-(name -> ``task``, ``passed``, ``description``, ``message``), as ``rnnlab.grade.Grade`` has them;
-a check without ``message`` is grouped by its ``feedback``.
+(name -> ``task``, ``passed``, ``description``, ``message``), as ``rnnlab.grade.Grade`` has them,
+and ``authors`` (a list of names) where a grade has it; a check without ``message`` is grouped by
+its ``feedback``.
 """
 
 from __future__ import annotations
@@ -300,17 +301,23 @@ def message_view(message: str) -> str:
     return f"{shown}<details><summary>{folded} more lines</summary><pre>{escape(rest)}</pre></details>"
 
 
+def authors_view(authors: list[str]) -> str:
+    """The team's names under a submission's name (nothing when it names none)."""
+    return f'<div class="muted">{escape("; ".join(authors))}</div>' if authors else ""
+
+
 def not_graded_section(trouble: list) -> str:
     heading = '<h2 id="not-graded">Could not be graded normally</h2>\n'
     if not trouble:
         return heading + "<p>Every submission was graded normally.</p>"
-    rows = "\n".join(f"<tr><td>{escape(g.file)}</td><td>{escape(g.status)}</td><td class=\"num\">{g.total:g}</td></tr>"
-                     for g in trouble)
+    rows = "\n".join(f"<tr><td>{escape(g.file)}{authors_view(getattr(g, 'authors', []))}</td>"
+                     f"<td>{escape(g.status)}</td><td class=\"num\">{g.total:g}</td></tr>" for g in trouble)
     return (heading + f"<p>{plural(len(trouble), 'submission')}; their points (if any) are in final_grades.csv.</p>\n"
             f"<table><tr><th>Submission</th><th>Status</th><th>Points</th></tr>\n{rows}\n</table>")
 
 
-def similarity_section(result: similarity.SimilarityResult | None, threshold: float | None) -> str:
+def similarity_section(result: similarity.SimilarityResult | None, threshold: float | None,
+                       authors: dict[str, list[str]]) -> str:
     heading = '<h2 id="similarity">Similar code</h2>\n'
     if result is None:
         return heading + "<p>Copy detection was off (<code>--no-similarity</code>).</p>"
@@ -325,16 +332,17 @@ def similarity_section(result: similarity.SimilarityResult | None, threshold: fl
         return heading + intro + "<p>No pair reaches the threshold.</p>"
     shown = result.pairs[:PAIRS_SHOWN]
     more = len(result.pairs) - len(shown)
-    pairs_html = "\n".join(pair_view(p, result.codes, opened=i < 3) for i, p in enumerate(shown))
+    pairs_html = "\n".join(pair_view(p, result.codes, authors, opened=i < 3) for i, p in enumerate(shown))
     tail = f'<p class="muted">{more} more pairs are in similarity.csv.</p>' if more else ""
     return heading + intro + pairs_html + tail
 
 
-def pair_view(pair: similarity.SimilarPair, codes: dict[str, str], opened: bool) -> str:
+def pair_view(pair: similarity.SimilarPair, codes: dict[str, str], authors: dict[str, list[str]],
+              opened: bool) -> str:
     title = (f"{escape(pair.a)} &harr; {escape(pair.b)}: score {pair.score:.2f}, {pair.shared} shared fingerprints "
              f"({pair.share_of_a:.0%} of the first one's own code, {pair.share_of_b:.0%} of the second one's)")
-    sides = "".join(f"<div><h3>{escape(name)}</h3>{code_view(codes[name], lines)}</div>"
-                    for name, lines in ((pair.a, pair.lines_a), (pair.b, pair.lines_b)))
+    sides = "".join(f"<div><h3>{escape(name)}</h3>{authors_view(authors.get(name, []))}{code_view(codes[name], lines)}"
+                    "</div>" for name, lines in ((pair.a, pair.lines_a), (pair.b, pair.lines_b)))
     state = " open" if opened else ""
     return f'<details class="pair"{state}><summary>{title}</summary><div class="side">{sides}</div></details>'
 
@@ -368,7 +376,7 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     pairs = None if result is None else result.pairs
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
                 checks_section(stats), not_graded_section(trouble),
-                similarity_section(result, threshold)]
+                similarity_section(result, threshold, {g.file: getattr(g, "authors", []) for g in grades})]
     lead = f'<p class="lead">{plural(len(grades), "submission")}, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
     return page(header + lead + "\n".join(sections))
 

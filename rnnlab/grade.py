@@ -4,9 +4,10 @@ For each submission a judge process runs every hidden check against a sandboxed 
 alone runs the submission's code (see ``rnnjudge``). Whatever a submission does, it gets exactly
 one row, and no other submission, file or process is affected.
 
-Writes to ``--out``: ``final_grades.csv`` (otter's columns), per submission ``NAME/results.json``
-(Gradescope's format), ``NAME/feedback.txt`` (for the student) and ``NAME/log.txt`` (for the TA:
-what the submission printed), ``score_distribution.png``, and the class report.
+Writes to ``--out``: ``final_grades.csv`` (otter's columns, then ``authors``), per submission
+``NAME/results.json`` (Gradescope's format), ``NAME/feedback.txt`` (for the student) and
+``NAME/log.txt`` (for the TA: what the submission printed), ``score_distribution.png``, and the
+class report.
 """
 
 from __future__ import annotations
@@ -33,13 +34,25 @@ UNSANDBOXED = "graded unsandboxed (--no-sandbox)"
 class Grade:
     file: str
     task_points: dict[str, float] = field(default_factory=lambda: {t.key: 0.0 for t in TASKS})
-    status: str = "graded"
+    status: str = "graded"  # "graded", or what went wrong in grading
     checks: dict = field(default_factory=dict)  # name -> {"task", "passed", "description", "message", "feedback"}
     log: str = ""  # what the submission printed: for the TA only
+    authors: list[str] = field(default_factory=list)  # the team's names, from the submission's AUTHORS
+    notes: list[str] = field(default_factory=list)  # worth telling, costs nothing: "no authors named ..."
 
     @property
     def total(self) -> float:
         return round(sum(self.task_points.values()), 4)
+
+    @property
+    def status_line(self) -> str:
+        """The status and the notes: what final_grades.csv, results.json and feedback.txt show."""
+        return "; ".join([self.status, *self.notes])
+
+    @property
+    def authors_line(self) -> str:
+        """The names as one cell: ``Ada Lovelace; Alan Turing``."""
+        return "; ".join(self.authors)
 
 
 def find_submissions(paths: list[str]) -> dict[str, Path]:
@@ -86,7 +99,8 @@ def score(grade: Grade) -> None:
 
 
 def grade_from_result(name: str, result: dict, sandboxed: bool) -> Grade:
-    grade = Grade(file=name, checks=result["checks"], log=result["log"])
+    grade = Grade(file=name, checks=result["checks"], log=result["log"], authors=result["authors"],
+                  notes=result["notes"])
     score(grade)
     problems = list(result["problems"])
     if not sandboxed:
@@ -106,8 +120,8 @@ def judge_one(path: Path, mode: str, memory_mb: int, timeout: float) -> dict:
 
 def feedback_text(grade: Grade) -> str:
     """What the student reads: scores and each check's feedback; never the submission's output."""
-    lines = [f"Submission: {grade.file}", f"Status: {grade.status}",
-             f"Score: {grade.total:g} / {TOTAL_POINTS}", ""]
+    lines = [f"Submission: {grade.file}", f"Authors: {grade.authors_line or 'none named'}",
+             f"Status: {grade.status_line}", f"Score: {grade.total:g} / {TOTAL_POINTS}", ""]
     for t in TASKS:
         lines.append(f"Task {t.number} ({t.title}): {grade.task_points[t.key]:g} / {t.points}")
         for _, c in checks_of_task(grade, t.number):
@@ -125,7 +139,8 @@ def gradescope_results(grade: Grade) -> dict:
         for name, c in checks_of_task(grade, t.number):
             tests.append({"name": f"Task {t.number}: {name}", "score": points[name] if c["passed"] else 0.0,
                           "max_score": points[name], "output": c["feedback"], "visibility": "visible"})
-    return {"score": grade.total, "output": f"Status: {grade.status}", "tests": tests,
+    output = f"Authors: {grade.authors_line or 'none named'}\nStatus: {grade.status_line}"
+    return {"score": grade.total, "output": output, "tests": tests,
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 
 
@@ -151,10 +166,12 @@ def write_outputs(grades: list[Grade], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "final_grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status"])
+        writer.writerow(["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
+                         "authors"])
         for g in grades:
             writer.writerow([spreadsheet_safe(g.file), *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.total:g}",
-                             f"{100 * g.total / TOTAL_POINTS:.2f}", spreadsheet_safe(g.status)])
+                             f"{100 * g.total / TOTAL_POINTS:.2f}", spreadsheet_safe(g.status_line),
+                             spreadsheet_safe(g.authors_line)])
     for g, folder in zip(grades, output_folders(grades)):
         (out / folder).mkdir(exist_ok=True)
         (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))

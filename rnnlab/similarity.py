@@ -7,7 +7,8 @@ Method (winnowing, as MOSS, JPlag and copydetect use it):
    can rename consistently (variables, parameters, functions, import aliases) becomes ``V``,
    numbers ``N``, strings ``S``; keywords, built-ins, attribute names (``.fc``, ``.cross_entropy``)
    and keyword-argument names (``ignore_index=``) are kept. Renaming and re-commenting leave the
-   stream unchanged; reformatting too, since only tokens count.
+   stream unchanged; reformatting too, since only tokens count. The team's ``AUTHORS = [...]``
+   is left out: every team's is alike but for the names.
 2. Every ``KGRAM`` consecutive tokens are hashed; winnowing keeps the rightmost minimum of each
    ``WINDOW`` consecutive hashes, so any shared run of ``KGRAM + WINDOW - 1`` tokens is found.
    Independent lines moved around keep their own k-grams; only the k-grams across the moved
@@ -95,6 +96,7 @@ COMMON_MIN, COMMON_SHARE = 10, 0.05  # a fingerprint in more submissions than th
 KEPT_NAMES = frozenset(keyword.kwlist + keyword.softkwlist + [n for n in dir(builtins) if not n.startswith("_")])
 SKIPPED_TYPES = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 STATEMENT_START = {"", "NEWLINE", "INDENT", "DEDENT"}
+AUTHORS = "AUTHORS"  # the team's names: alike in every submission but for the names, so not compared
 OPENING, CLOSING = {"(", "[", "{"}, {")", "]", "}"}
 API_STRING = re.compile(r"""(["'])[A-Za-z_][\w.]{0,30}\1""")
 FALLBACK_TOKEN = re.compile(r"#[^\n]*|[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
@@ -193,12 +195,19 @@ def fallback_tokens(code: str) -> list[tuple[str, str, int, int]]:
 
 
 def normalise(raw: list[tuple[str, str, int, int]]) -> Tokens:
-    """Replace what a student can rename or reword by placeholders; drop docstrings."""
+    """Replace what a student can rename or reword by placeholders; drop docstrings and the
+    statements that bind ``AUTHORS``."""
     texts, first_lines, last_lines = [], [], []
     depth = 0  # brackets open: a name followed by "=" inside them is a keyword argument
+    in_authors = False
     for i, (kind, text, first, last) in enumerate(raw):
         previous = raw[i - 1] if i else ("", "", 0, 0)
         following = raw[i + 1] if i + 1 < len(raw) else ("", "", 0, 0)
+        if kind == "NAME" and text == AUTHORS and previous[0] in STATEMENT_START:
+            in_authors = True
+        if in_authors:
+            in_authors = kind != "NEWLINE"
+            continue
         if kind == "OP" and text in OPENING:
             depth += 1
         elif kind == "OP" and text in CLOSING:

@@ -1,7 +1,11 @@
 """Public checks: run `python -m pytest tests` (or one task: `-m task3`).
 
-They test shapes and one small numeric property per task. Passing them all is NOT the final
-grade: hidden checks at grading time test the same tasks much more thoroughly.
+They test shapes and the central idea of each task. Passing them all is NOT the final grade:
+hidden checks at grading time test the same tasks much more thoroughly.
+
+Each task is checked on its own: Tasks 4-6 run on small stand-in models defined here, not on
+your Tasks 1-2, and Tasks 4 and 6 with a stand-in for your `lm_loss` (Task 3), as the hidden
+checks do.
 """
 
 import math
@@ -25,6 +29,15 @@ def make(cls):
     return cls(V, E, H)
 
 
+def normalised(logits: torch.Tensor) -> bool:
+    """Whether the logits look like probabilities or log-probabilities: a softmax was applied."""
+    one = torch.ones(logits.shape[:-1])
+    return torch.allclose(logits.sum(-1), one) or torch.allclose(logits.exp().sum(-1), one)
+
+
+UNNORMALISED = "return unnormalised logits (no softmax or log_softmax): the loss normalises them"
+
+
 class TinyGRULM(nn.Module):
     """A stand-in language model (a GRU) for checking Tasks 5 and 6 without your Tasks 1-2."""
 
@@ -44,9 +57,11 @@ class TinyGRULM(nn.Module):
 def test_rnn_shapes_and_modules():
     model = make(rnn_lm.VanillaRNNLM)
     assert isinstance(model.rnn_cell, nn.RNNCell), "self.rnn_cell should be an nn.RNNCell"
+    assert model.rnn_cell.nonlinearity == "tanh", "the RNN cell should use tanh"
     assert model.emb.padding_idx == 0, "the embedding should use padding_idx=pad_idx"
     logits, h = model(tokens())
     assert logits.shape == (B, T, V), f"logits should be (B, T, V) = {(B, T, V)}, got {tuple(logits.shape)}"
+    assert not normalised(logits), UNNORMALISED
     assert h.shape == (B, H), f"the returned hidden state should be (B, H) = {(B, H)}, got {tuple(h.shape)}"
 
 
@@ -61,12 +76,25 @@ def test_rnn_state_continues_the_sequence():
         "running two halves, passing the hidden state on, should equal one pass over the whole sequence"
 
 
+@pytest.mark.task1
+def test_rnn_carries_its_state_through_time():
+    model = make(rnn_lm.VanillaRNNLM)
+    x = tokens()
+    changed = x.clone()
+    changed[:, 0] = (changed[:, 0] % (V - 1)) + 1
+    a, _ = model(x)
+    b, _ = model(changed)
+    assert not torch.allclose(a[:, -1], b[:, -1]), \
+        "the first input should change the last step's logits: carry the hidden state from step to step"
+
+
 @pytest.mark.task2
 def test_lstm_shapes_and_modules():
     model = make(rnn_lm.LSTMLM)
     assert isinstance(model.lstm, nn.LSTM) and model.lstm.batch_first, "self.lstm should be nn.LSTM(..., batch_first=True)"
     logits, (h, c) = model(tokens())
     assert logits.shape == (B, T, V), f"logits should be (B, T, V) = {(B, T, V)}, got {tuple(logits.shape)}"
+    assert not normalised(logits), UNNORMALISED
     assert h.shape == c.shape == (1, B, H), "h_n and c_n should each be (1, B, H), as nn.LSTM returns them"
 
 
@@ -81,11 +109,39 @@ def test_lstm_is_causal():
     assert torch.allclose(a[:, :-1], b[:, :-1]), "the logits at step t must not depend on inputs after t"
 
 
+@pytest.mark.task2
+def test_lstm_state_continues_the_sequence():
+    model = make(rnn_lm.LSTMLM)
+    x = tokens()
+    full, _ = model(x)
+    first, state = model(x[:, :2])
+    second, _ = model(x[:, 2:], state)
+    assert torch.allclose(torch.cat([first, second], 1), full, atol=1e-5), \
+        "running two halves, passing the state (h_n, c_n) on, should equal one pass over the whole sequence"
+
+
 @pytest.mark.task3
-def test_loss_of_uniform_logits_is_log_v():
+def test_loss_of_uniform_and_of_confident_logits():
     loss = rnn_lm.lm_loss(torch.zeros(B, T, V), tokens())
     assert loss.dim() == 0, "lm_loss should return a scalar"
     assert math.isclose(loss.item(), math.log(V), rel_tol=1e-5), "equal logits over V words should give a loss of ln V"
+    y = tokens()
+    sure = 30 * nn.functional.one_hot(y, V).float()  # a logit of 30 on every target
+    assert rnn_lm.lm_loss(sure, y).item() < 1e-6, \
+        "logits sure of every target should give a loss near 0 (the logits are unnormalised scores: no softmax first)"
+
+
+@pytest.mark.task3
+def test_loss_averages_over_non_pad_targets_only():
+    y = tokens()
+    y[0, 2:] = 0
+    n = int((y != 0).sum())
+    mean = rnn_lm.lm_loss(torch.zeros(B, T, V), y)
+    total = rnn_lm.lm_loss(torch.zeros(B, T, V), y, reduction="sum")
+    assert math.isclose(mean.item(), math.log(V), rel_tol=1e-5), \
+        f"the mean is over the {n} non-pad targets only, not over all {B * T} positions"
+    assert math.isclose(total.item(), n * math.log(V), rel_tol=1e-5), \
+        f"reduction='sum' adds up the losses of the {n} non-pad targets"
 
 
 @pytest.mark.task3
@@ -99,24 +155,73 @@ def test_loss_ignores_padding():
     assert torch.isclose(a, rnn_lm.lm_loss(logits2, y)), "positions whose target is <pad> (0) must not change the loss"
 
 
+C = 3.0  # CopyLM's logit for the token it predicts
+COPY_MISS = math.log(math.exp(C) + V - 1)  # CopyLM's cross-entropy where the target is another token
+COPY_HIT = COPY_MISS - C  # ...and where the target is the token it predicts
+
+
+class CopyLM(nn.Module):
+    """A stand-in language model for Task 4: it predicts that the next token repeats the current
+    one (logit C there, 0 elsewhere), and records how it was called."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(C * torch.eye(V))
+        self.calls = []
+
+    def forward(self, x, state=None):
+        self.calls.append({"grad_enabled": torch.is_grad_enabled(), "training": self.training})
+        return self.table[x], None
+
+
+def copy_lm_loss(logits, targets, ignore_index=0, reduction="mean"):
+    """Stands in for your lm_loss in Task 4's checks: the cross-entropy of CopyLM's logits (of no
+    others), COPY_HIT where the target is the predicted token and COPY_MISS elsewhere."""
+    losses = torch.where(logits.argmax(-1) == targets, COPY_HIT, COPY_MISS)
+    keep = targets != ignore_index
+    total = (losses * keep).sum()
+    return total if reduction == "sum" else total / keep.sum()
+
+
+def uneven_batches():
+    """A big batch CopyLM predicts perfectly and a small, mostly padded one it gets all wrong."""
+    x1 = tokens(1, b=4)
+    x2 = tokens(2, b=1)
+    y2 = x2 % (V - 1) + 1  # never the input token: every target a miss
+    y2[0, 2:] = 0  # padding: 2 targets left
+    return [(x1, x1.clone()), (x2, y2)]
+
+
 @pytest.mark.task4
-def test_evaluate_perplexity_of_uniform_model():
-    class Uniform(nn.Module):
-        def forward(self, x, state=None):
-            return torch.zeros(*x.shape, V), None
-
-    batches = [(tokens(1), tokens(2)), (tokens(3, b=1), tokens(4, b=1))]
-    loss, ppl = rnn_lm.evaluate(Uniform(), batches)
-    assert math.isclose(loss, math.log(V), rel_tol=1e-5), "a uniform model's mean loss is ln V"
-    assert math.isclose(ppl, V, rel_tol=1e-4), "perplexity is exp(mean loss): V for a uniform model"
-
-
-@pytest.mark.task4
-def test_evaluate_builds_no_graph():
-    model = make(rnn_lm.VanillaRNNLM)
-    loss, ppl = rnn_lm.evaluate(model, [(tokens(1), tokens(2))])
+def test_evaluate_weights_every_target_equally(monkeypatch):
+    monkeypatch.setattr(rnn_lm, "lm_loss", copy_lm_loss)
+    loss, ppl = rnn_lm.evaluate(CopyLM(), uneven_batches())
     assert isinstance(loss, float) and isinstance(ppl, float), "evaluate should return two Python floats"
-    assert all(p.grad is None for p in model.parameters()), "evaluate must not compute gradients"
+    hits, misses = 4 * T, 2
+    want = (hits * COPY_HIT + misses * COPY_MISS) / (hits + misses)
+    per_batch = (COPY_HIT + COPY_MISS) / 2
+    hint = " (that is the average of the per-batch means: weigh every target, not every batch)" \
+        if math.isclose(loss, per_batch, rel_tol=1e-4) else ""
+    assert math.isclose(loss, want, rel_tol=1e-5), \
+        f"mean loss {loss:.4f}, expected {want:.4f}: the total loss over all non-pad targets / their number{hint}"
+    assert math.isclose(ppl, math.exp(want), rel_tol=1e-5), "perplexity is exp(mean loss)"
+
+
+@pytest.mark.task4
+@pytest.mark.parametrize("training", [True, False], ids=["train_mode", "eval_mode"])
+def test_evaluate_runs_without_gradients_and_leaves_the_model_as_it_was(monkeypatch, training):
+    monkeypatch.setattr(rnn_lm, "lm_loss", copy_lm_loss)
+    model = CopyLM().train(training)
+    model.table.grad = torch.full_like(model.table, 0.25)
+    weights = model.table.detach().clone()
+    rnn_lm.evaluate(model, uneven_batches())
+    assert model.calls, "evaluate never called the model"
+    assert not any(c["grad_enabled"] for c in model.calls), \
+        "the model ran with gradients enabled, building an autograd graph: evaluate under torch.no_grad()"
+    assert model.training is training, \
+        f"evaluate should leave the model in {'train' if training else 'eval'} mode, as it found it"
+    assert torch.equal(model.table.detach(), weights), "evaluate must not change the parameters"
+    assert (model.table.grad == 0.25).all(), "evaluate must not change the parameters' .grad"
 
 
 @pytest.mark.task5
@@ -143,8 +248,47 @@ def test_grad_norm_ignores_non_recurrent_weights():
         "only parameters whose name contains weight_hh count; input weights and the decoder do not"
 
 
+@pytest.mark.task5
+def test_grad_norm_is_one_norm_over_all_recurrent_weights():
+    torch.manual_seed(0)
+    gru = nn.GRU(E, H, num_layers=2)  # two recurrent weights: weight_hh_l0 and weight_hh_l1
+    out, _ = gru(torch.randn(T, B, E))
+    out.pow(2).sum().backward()
+    want = math.hypot(gru.weight_hh_l0.grad.norm().item(), gru.weight_hh_l1.grad.norm().item())
+    assert math.isclose(rnn_lm.l2_grad_norm_recurrent(gru), want, rel_tol=1e-5), \
+        "with several recurrent weights, take one norm over all their entries together (the square root of " \
+        "the sum of all squares), not the sum of the per-weight norms"
+
+
+def smooth_lm_loss(logits, targets, ignore_index=0, reduction="mean"):
+    """Stands in for your lm_loss in Task 6's checks: a smooth function of the logits and the
+    targets (each non-pad position weighed by its target id). No cross-entropy: these checks test
+    only where the gradient goes."""
+    keep = targets != ignore_index
+    total = (logits.pow(2).mean(-1) * targets * keep).sum()
+    return total if reduction == "sum" else total / keep.sum()
+
+
+class NoMemoryLM(nn.Module):
+    """A stand-in with no recurrence: the logits at step t depend on the input at step t alone."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = nn.Embedding(V, E, padding_idx=0)
+        self.fc = nn.Linear(E, V)
+
+    def forward(self, x, state=None):
+        return self.fc(torch.tanh(self.emb(x))), None
+
+
+@pytest.fixture
+def stand_in_loss(monkeypatch):
+    monkeypatch.setattr(rnn_lm, "lm_loss", smooth_lm_loss)
+
+
 @pytest.mark.task6
-def test_gradient_through_time_uses_only_the_last_step_loss():
+def test_gradient_through_time_uses_only_the_last_step_loss(stand_in_loss):
     model = TinyGRULM()
     x, y = tokens(), tokens(1)
     changed = y.clone()
@@ -155,10 +299,20 @@ def test_gradient_through_time_uses_only_the_last_step_loss():
 
 
 @pytest.mark.task6
-def test_gradient_through_time_shape_and_last_step():
+def test_gradient_through_time_shape_and_last_step(stand_in_loss):
     model = TinyGRULM()
     x, y = tokens(), tokens(1)
     g = rnn_lm.gradient_through_time(model, x, y)
     assert g.shape == (T,), f"one norm per distance k = 0..T-1: shape ({T},), got {tuple(g.shape)}"
     assert (g > 0).all(), "in a recurrent model every earlier input influences the last step, so every norm is positive"
     assert all(p.grad is None for p in model.parameters()), "it must not leave gradients in the parameters"
+
+
+@pytest.mark.task6
+def test_gradient_through_time_counts_back_from_the_last_step(stand_in_loss):
+    g = rnn_lm.gradient_through_time(NoMemoryLM(), tokens(), tokens(1))
+    assert g.shape == (T,), f"one norm per distance k = 0..T-1: shape ({T},), got {tuple(g.shape)}"
+    assert g[0] > 0 and (g[1:] == 0).all(), (
+        f"got {g.tolist()} from a model without memory, where the last output depends on the last input only: "
+        "g[0] must be the last step's own input (k = 0) and g[k] the input k steps before it, so only g[0] is "
+        "non-zero. Norms in time order need reversing.")

@@ -2,6 +2,7 @@
 
 The one file you edit in this lab. It holds
 
+* ``AUTHORS``: your team's names, which you fill in below;
 * given code: the vocabulary, the windowed dataset, the training loop;
 * your tasks, each marked ``TODO (Task N)``:
 
@@ -13,6 +14,10 @@ The one file you edit in this lab. It holds
   6. ``gradient_through_time``: how much gradient reaches k steps back.
 
 Shapes: B batch, T time steps, E embedding size, H hidden size, V vocabulary size.
+
+What is graded is what each docstring states: names, signatures, shapes, values, and what a
+function must leave unchanged. The ``TODO`` lines are hints, one way to get there: you may solve
+a task another way unless its docstring says otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
+
+# Your team: one string per member, e.g. "Ada Lovelace (student ID 1234567, GitHub @ada)".
+# The grader reads this list without running your code, so keep it a plain list of strings in
+# quotes; it puts the names next to your grade (an empty list costs no points).
+AUTHORS: list[str] = []
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -132,6 +142,11 @@ class VanillaRNNLM(nn.Module):
     - rnn_cell: ``nn.RNNCell(emb_dim, hidden_dim, nonlinearity="tanh")``
     - fc: ``nn.Linear(hidden_dim, vocab_size)``
     - hidden_dim: int
+
+    These three modules must be the model's only parameters: the grader loads its own weights
+    into them and compares what the model computes with a reference. Keep PyTorch's default
+    initialisation (no custom init here): a check measures, on your own model as built, how much
+    gradient reaches 20 steps back at initialisation.
     """
 
     def __init__(self, vocab_size: int, emb_dim: int = 128, hidden_dim: int = 256, pad_idx: int = PAD_ID):
@@ -148,13 +163,15 @@ class VanillaRNNLM(nn.Module):
         """Run the RNN over a batch of token ids.
 
         Inputs:
-        - x: (B, T) int64 token ids.
+        - x: (B, T) int64 token ids, T >= 1.
         - h0: (B, H) initial hidden state, or None for zeros.
 
         Returns:
-        - logits: (B, T, V) unnormalised scores for the next token at every step.
+        - logits: (B, T, V) float32 unnormalised scores (no softmax) for the next
+          token at every step; step t depends on x[:, :t+1] only, and each sequence
+          of the batch on its own inputs only.
         - h_T: (B, H) hidden state after the last step (pass it back as h0 to
-          continue the sequence).
+          continue the sequence: two halves then give exactly one whole pass).
         """
         # BEGIN SOLUTION Task 1: implement VanillaRNNLM.forward
         # TODO: embed x, loop over t calling self.rnn_cell(e[:, t], h), stack the hidden
@@ -178,11 +195,15 @@ class VanillaRNNLM(nn.Module):
 class LSTMLM(nn.Module):
     """Embedding -> one-layer ``nn.LSTM`` (batch_first) -> linear decoder.
 
-    Attributes:
+    Attributes (the autograder reads them by name):
     - emb: ``nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)``
-    - lstm: ``nn.LSTM(emb_dim, hidden_dim, batch_first=True)``
+    - lstm: ``nn.LSTM(emb_dim, hidden_dim, batch_first=True)``: one layer, one direction
     - fc: ``nn.Linear(hidden_dim, vocab_size)``
     - hidden_dim: int
+
+    As for ``VanillaRNNLM``: these modules are the only parameters (the grader loads its own
+    weights into them), and PyTorch's default initialisation stays (the forget-gate bias is set
+    outside the class, by ``set_forget_gate_bias``, for the experiment that asks for it).
     """
 
     def __init__(self, vocab_size: int, emb_dim: int = 128, hidden_dim: int = 256, pad_idx: int = PAD_ID):
@@ -200,12 +221,14 @@ class LSTMLM(nn.Module):
         """Run the LSTM over a batch of token ids.
 
         Inputs:
-        - x: (B, T) int64 token ids.
+        - x: (B, T) int64 token ids, T >= 1.
         - state: ``(h_0, c_0)``, each (1, B, H), or None for zeros.
 
         Returns:
-        - logits: (B, T, V) unnormalised next-token scores at every step.
-        - (h_n, c_n): each (1, B, H), the state after the last step.
+        - logits: (B, T, V) float32 unnormalised next-token scores (no softmax) at
+          every step; causal, each sequence independent of the others.
+        - (h_n, c_n): each (1, B, H), the state after the last step (as ``nn.LSTM``
+          returns it; passed back as ``state`` it continues the sequence exactly).
         """
         # BEGIN SOLUTION Task 2: implement LSTMLM.forward
         # TODO: embed x, run self.lstm with the given state, decode every step with self.fc.
@@ -239,11 +262,18 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = PAD
     Inputs:
     - logits: (B, T, V) unnormalised scores.
     - targets: (B, T) int64 token ids; positions equal to ``ignore_index`` are
-      padding and contribute nothing.
+      padding and contribute nothing, whatever the logits there.
+    - ignore_index: the pad id (not always 0).
     - reduction: ``"mean"`` (average over non-pad targets) or ``"sum"``.
 
     Returns:
-    - a scalar tensor.
+    - a scalar tensor, differentiable with respect to ``logits`` (no ``.item()``
+      or ``.detach()``: training calls ``.backward()`` on it).
+
+    The grader always gives at least one non-pad target. With none, the mean is
+    undefined: NaN (what ``F.cross_entropy`` returns) is fine, and so is an error.
+    ``F.cross_entropy`` (the hint) is one way; ``log_softmax`` with ``nll_loss``,
+    or your own code, is as good.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -265,16 +295,27 @@ def evaluate(model: nn.Module, data_loader: Iterable, pad_id: int = PAD_ID) -> t
 
     Inputs:
     - model: a language model whose ``forward(x)`` returns ``(logits, state)``.
-    - data_loader: iterable of ``(x, y)`` batches, each (B, T) int64; batches
-      may differ in size and in how many targets are padding.
-    - pad_id: targets equal to it are ignored.
+    - data_loader: any iterable of ``(x, y)`` batches (a DataLoader, a list, a
+      generator: go through it once), each (B, T) int64; batches may differ in
+      size and in how many targets are padding.
+    - pad_id: targets equal to it are ignored (not always 0).
 
     Returns:
-    - mean_loss: total loss over all non-pad targets divided by their number.
-    - perplexity: ``exp(mean_loss)``.
+    - mean_loss: total loss over all non-pad targets divided by their number:
+      every target weighs the same, whatever its batch. A Python float.
+    - perplexity: ``exp(mean_loss)`` (natural exponential), a Python float.
 
-    Builds no autograd graph and leaves the parameters, their gradients and
-    the model's train/eval mode as they were.
+    Runs the model in eval mode and without gradients (no autograd graph), and
+    leaves the parameters, their ``.grad`` and the model's train/eval mode as it
+    found them: a model in train mode is in train mode again afterwards.
+    With no non-pad target at all (an empty loader, say) the mean is undefined:
+    raise a ``ValueError`` that says so (the grader does not test this case).
+
+    The loss may come from ``lm_loss`` (Task 3) or your own cross-entropy. The
+    checks of this task run with a correct ``lm_loss`` of their own, so they do
+    not depend on your Task 3; if you call it, call it on a whole batch: the
+    logits as the model returns them (reshaped if you like) and that batch's
+    targets, as the hint does.
     """
     # BEGIN SOLUTION Task 4: implement evaluate
     # TODO: in eval mode and without gradients, add up lm_loss(..., reduction="sum") and the
@@ -303,11 +344,17 @@ def l2_grad_norm_recurrent(model: nn.Module) -> float:
     """L2 norm of the gradients of the recurrent weights.
 
     Inputs:
-    - model: a module after ``loss.backward()``.
+    - model: any module after ``loss.backward()``; its recurrent weights are the
+      parameters whose name contains ``weight_hh`` (``rnn_cell.weight_hh``,
+      ``lstm.weight_hh_l0``, ``lstm.weight_hh_l1``, ...).
 
     Returns:
-    - sqrt of the sum of squared gradient entries over every parameter whose
-      name contains ``weight_hh`` and that has a gradient; 0.0 if none has.
+    - a Python float (not a tensor, not a NumPy number): the square root of the
+      sum of squared gradient entries over every such parameter that has a
+      gradient, all entries together (not a sum of per-parameter norms); 0.0 if
+      none has a gradient or the model has no such parameter.
+
+    Leaves every ``.grad`` as it was.
     """
     # BEGIN SOLUTION Task 5: implement l2_grad_norm_recurrent
     # TODO: loop over model.named_parameters(), keep "weight_hh" parameters with a .grad,
@@ -329,7 +376,8 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """How much of the last step's gradient reaches each earlier input.
 
     Let ``L_T`` be the loss of the last time step only (``lm_loss`` on
-    ``logits[:, -1:]`` and ``y[:, -1:]``) and ``e_t = model.emb(x)[:, t]`` the
+    ``logits[:, -1:]`` and ``y[:, -1:]`` with ``ignore_index=pad_id``: the mean
+    over the batch's non-pad last targets) and ``e_t = model.emb(x)[:, t]`` the
     embedding that enters the recurrence at step t. This returns
     ``g[k] = || dL_T / d e_{T-1-k} ||`` (the L2 norm over batch and
     embedding), for k = 0 .. T-1: the gradient that travels k steps back.
@@ -338,13 +386,23 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     because it differentiates with respect to the embedding output.
 
     Inputs:
-    - model: a language model with an ``emb`` attribute.
-    - x, y: (B, T) int64 inputs and targets.
+    - model: a language model with an ``emb`` attribute, called as ``model(x)``.
+    - x, y: (B, T) int64 inputs and targets, T >= 1.
+    - pad_id: last-step targets equal to it are ignored.
 
     Returns:
-    - g: (T,) float tensor, ``g[0]`` the last step's own input.
+    - g: (T,) float tensor, ``g[0]`` the last step's own input (k = 0),
+      ``g[T-1]`` the first input's: reversed time order.
 
-    Leaves the parameters' ``.grad`` untouched.
+    Leaves every parameter's ``.grad`` as it was (``torch.autograd.grad`` does;
+    ``L_T.backward()`` would fill them). The hint's forward hook and
+    ``torch.autograd.grad`` are one way; any other that leaves ``.grad`` alone
+    is as good. It need not change the model's train/eval mode (the lab's models
+    compute the same in both); if it does, it must restore it (not graded).
+    ``L_T`` may come from ``lm_loss`` (Task 3) or your own cross-entropy: the
+    checks of this task run with a correct ``lm_loss`` of their own; if you call
+    it, call it on the last step's logits, as the model returns them, and targets,
+    as above.
     """
     # BEGIN SOLUTION Task 6: implement gradient_through_time
     # TODO: capture the embedding output with a forward hook on model.emb, compute L_T,
@@ -377,17 +435,19 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
     (measured before clipping, so it is the gradient the loss produced).
     Validation runs every ``eval_every`` steps (0: never) and after every epoch.
     Each batch starts from a zero state: the windows are shuffled, so the state
-    at the end of one window says nothing about the next one.
+    at the end of one window says nothing about the next one. Batches come on
+    the model's device (the lab's loaders move them), and bf16 autocasts on it.
 
     Returns a history dict: ``step_loss``, ``step_ppl``, ``step_grad_norm``
     (lists, one entry a step) and ``valid`` (list of dicts step/epoch/loss/ppl).
     """
-    from tqdm.auto import tqdm  # given code only: the tasks above need no extra package
+    # Plain-text bars (not notebook widgets): they render in a saved notebook and on GitHub too.
+    from tqdm import tqdm  # given code only: the tasks above need no extra package
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step_loss": [], "step_ppl": [], "step_grad_norm": [], "valid": []}
     total = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
-    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, mininterval=2)
 
     def validate(step: int, epoch: float) -> None:
         if valid_loader is None:
@@ -400,7 +460,7 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
     model.train()
     for epoch in range(epochs):
         for x, y in train_loader:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits, _ = model(x)
             loss = lm_loss(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)

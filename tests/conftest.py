@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_WIKITEXT = REPO.parent / "shared" / "data" / "wikitext-2"
+WIKITEXT = REPO / "tests" / "data" / "wikitext-2"
 sys.path.insert(0, str(REPO / "solution"))
 
 
 @pytest.fixture(scope="session")
 def wikitext_dir() -> Path:
-    """The real WikiText-2 text that developer machines and CI have beside the repo."""
-    if not (SHARED_WIKITEXT / "valid.txt").is_file():
-        pytest.fail(f"{SHARED_WIKITEXT} is missing: this integration test needs the shared WikiText-2 "
-                    "text (see ../shared/data/README.md); it is present on developer machines and in CI.")
-    return SHARED_WIKITEXT
+    """Real WikiText-2 text shipped with the repository: test.txt's first 2000 lines, valid.txt's first 500."""
+    if not (WIKITEXT / "test.txt").is_file() or not (WIKITEXT / "valid.txt").is_file():
+        pytest.fail(f"{WIKITEXT} should hold test.txt and valid.txt (see its README.md): restore them from git.")
+    return WIKITEXT

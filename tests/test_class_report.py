@@ -41,6 +41,7 @@ class FakeGrade:
     task_points: dict[str, float] = field(default_factory=lambda: {t.key: float(t.points) for t in TASKS})
     status: str = "graded"
     checks: dict = field(default_factory=dict)
+    authors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -420,6 +421,17 @@ def test_flagged_pairs_are_shown_side_by_side_with_the_shared_lines_highlighted(
     assert "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction=reduction)" in highlighted
 
 
+def test_team_names_are_not_code(tmp_path):
+    """Every team fills AUTHORS with a list of strings alike but for the names: that list is not
+    compared, or teams that kept the reference's lines would all look like copies of each other."""
+    empty = "AUTHORS: list[str] = []\n"
+    team = 'AUTHORS: list[str] = [\n    "Student {0}a (@s{0}a)",\n    "Student {0}b (@s{0}b)"]\n'
+    codes = {f"team{i}.py": SOLUTION.replace(empty, team.format(i)) for i in range(3)}
+    assert all(code != SOLUTION for code in codes.values())
+    report = make_report(tmp_path / "out", graded(codes), write_submissions(tmp_path / "subs", codes))
+    assert report.pairs == []
+
+
 def test_independently_written_code_is_not_flagged_but_copies_of_it_are(tmp_path):
     mixed = {**STUDENT_X, **{task: body for task, body in STUDENT_Y.items() if task.startswith(("Task 4", "Task 6"))}}
     students = {"x.py": replace_tasks(STUDENT_X), "y.py": replace_tasks(STUDENT_Y),
@@ -508,14 +520,18 @@ def test_submission_text_is_escaped(tmp_path):
     sources = write_submissions(tmp_path / "subs", {"<script>x.py": evil, "copy.py": evil})
     grades = [make_grade("<script>x.py", {"task5_reference": "got <script>alert(2)</script>"},
                          status="crashed while loading: <script>alert(3)</script>"), make_grade("copy.py")]
+    grades[0].authors, grades[1].authors = ["<script>alert(4)</script>", "Ada"], ["Bob"]
     report = make_report(tmp_path / "out", grades, sources)
     assert len(report.pairs) == 1
     assert "<script" not in report.html.lower()
     assert not [tag for tag, _ in report.page.tags if tag in ("script", "iframe", "object", "embed")]
     text = "".join(report.page.text)
     for shown in ("<script>alert(1)</script>", "<script>alert(2)</script>", "<script>alert(3)</script>",
-                  "<script>x.py"):
+                  "<script>x.py", "<script>alert(4)</script>; Ada"):
         assert shown in text
+    # The authors stand next to each submission of a similar pair, and of the not graded normally.
+    assert '<h3>copy.py</h3><div class="muted">Bob</div>' in report.html
+    assert report.html.count("&lt;script&gt;alert(4)&lt;/script&gt;; Ada") == 2
 
 
 def test_page_is_self_contained(bank_report):

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from attack_bank import attacks
+from rnnjudge.judge import NO_AUTHORS
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
@@ -88,7 +89,8 @@ def test_one_row_per_submission_with_otter_columns(graded_class):
     assert set(graded_class["rows"]) == {p.name for p in graded_class["folder"].iterdir()}
     with open(graded_class["out"] / "final_grades.csv") as f:
         header = next(csv.reader(f))
-    assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status"]
+    assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
+                      "authors"]
     assert (graded_class["out"] / "score_distribution.png").stat().st_size > 5000
 
 
@@ -96,7 +98,7 @@ def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
     rows = graded_class["rows"]
     for name in ("good.py", "victim.py", "loud.py", "notebook.ipynb", *(f"correct_{n}.py" for n in CORRECT)):
         assert total(rows[name]) == TOTAL_POINTS, rows[name]
-        assert rows[name]["grading_status"] == "graded"
+        assert rows[name]["grading_status"] == f"graded; {NO_AUTHORS}"  # the bank's AUTHORS is empty
 
 
 def test_printing_goes_to_the_ta_log_not_to_feedback(graded_class):
@@ -158,6 +160,37 @@ def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
     assert "BLOCKED" in log and "READ /" not in log
     feedback = (out / "attack_reads_and_writes_files" / "feedback.txt").read_text()
     assert "def vanishing_check" not in feedback and "BLOCKED" not in feedback
+
+
+def test_authors_reach_every_output_as_text(tmp_path):
+    """AUTHORS, read without running the submission, goes next to the grade: names, or a note that
+    costs nothing; a name that looks like a formula or markup stays text."""
+    skeleton = (REPO / "assignment" / "rnn_lm.py").read_text()
+    empty = "AUTHORS: list[str] = []\n"
+    assert skeleton.count(empty) == 1
+    teams = {"pair.py": 'AUTHORS = ["=HYPERLINK(\\"http://evil\\")", "Alan <b>Turing</b>"]\n', "alone.py": empty,
+             "computed.py": 'AUTHORS = [n.title() for n in ("ada", "alan")]\n'}
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, authors in teams.items():
+        (folder / name).write_text(skeleton.replace(empty, authors))
+    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(tmp_path / "o"), "--no-progress"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "o" / "final_grades.csv") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    pair, alone, computed = rows["pair.py"], rows["alone.py"], rows["computed.py"]
+    assert pair["authors"] == "'=HYPERLINK(\"http://evil\"); Alan <b>Turing</b>"
+    assert "AUTHORS" not in pair["grading_status"]
+    assert alone["authors"] == "" and alone["grading_status"].endswith(f"; {NO_AUTHORS}")
+    assert computed["authors"] == "" and "AUTHORS not read" in computed["grading_status"]
+    assert all(r["total_points_earned"] == "0" and "untouched stubs" in r["grading_status"] for r in rows.values())
+    feedback = (tmp_path / "o" / "pair" / "feedback.txt").read_text()
+    assert 'Authors: =HYPERLINK("http://evil"); Alan <b>Turing</b>\n' in feedback
+    assert json.loads((tmp_path / "o" / "alone" / "results.json").read_text())["output"].startswith(
+        f"Authors: none named\nStatus: graded with problems: nothing implemented (untouched stubs); {NO_AUTHORS}")
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "Alan &lt;b&gt;Turing&lt;/b&gt;" in report and "<b>Turing" not in report
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnjudge import protocol
-from rnnjudge.judge import judge_submission
+from rnnjudge.judge import AUTHOR_CHARS, NO_AUTHORS, judge_submission, submission_authors, submission_code
 from rnnjudge.registry import CHECKS
 from rnnlab.tasks import TASKS
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
@@ -52,6 +52,7 @@ def test_solution_passes_every_check(judged):
     result = judged["solution"]
     assert all(s == 1.0 for s in task_scores(result).values()), failures(result)
     assert result["problems"] == []
+    assert result["authors"] == [] and result["notes"] == [NO_AUTHORS]  # the skeleton's empty AUTHORS
 
 
 def test_skeleton_fails_every_check_as_not_implemented(judged):
@@ -110,6 +111,61 @@ def test_unreadable_notebooks_get_a_status_that_names_the_problem(tmp_path):
     empty = tmp_path / "empty.ipynb"
     empty.write_text('{"cells": [{"cell_type": "markdown", "source": "hi"}], "metadata": {}, "nbformat": 4}')
     assert "no code cell" in judge_submission(empty)["problems"][0]
+
+
+# -- AUTHORS, read without running the submission -----------------------------------------------
+
+@pytest.mark.parametrize("code, names", [
+    ('AUTHORS: list[str] = ["Ada Lovelace (1234567, @ada)", "Alan Turing"]\n',
+     ["Ada Lovelace (1234567, @ada)", "Alan Turing"]),
+    ('AUTHORS = ("Ada",)\n', ["Ada"]),
+    ('AUTHORS = ["first try"]\nAUTHORS = ["Ada", "  ", "Alan"]\n', ["Ada", "Alan"]),  # the last binding, blanks dropped
+    ('AUTHORS = ["  Ada\\n\\tLovelace\\x00 "]\n', ["Ada Lovelace"]),  # one line, no control characters
+    ('def f():\n    AUTHORS = ["not top level"]\nAUTHORS = ["Ada"]\n', ["Ada"]),
+])
+def test_authors_are_read_from_a_literal_list(code, names):
+    assert submission_authors(code) == (names, "")
+
+
+@pytest.mark.parametrize("code, note", [
+    ("AUTHORS: list[str] = []\n", NO_AUTHORS),
+    ('AUTHORS = ["", " "]\n', NO_AUTHORS),
+    ("x = 1\n", NO_AUTHORS),
+    ('AUTHORS = [n.title() for n in ("ada", "alan")]\n', "plain list of names in quotes"),
+    ('AUTHORS = ["Ada", NAME]\n', "plain list of names in quotes"),
+    ('AUTHORS = [f"{1}"]\n', "plain list of names in quotes"),
+    ('AUTHORS = ["Ada"]\nAUTHORS += ["Alan"]\n', "plain list of names in quotes"),
+    ('AUTHORS = ["Ada"]\ndef broken(:\n', "not valid Python"),
+])
+def test_anything_but_a_literal_list_gives_no_authors_and_a_note(code, note):
+    names, got = submission_authors(code)
+    assert names == [] and note in got and "no points lost" in got
+
+
+def test_authors_are_never_executed(tmp_path):
+    marker = tmp_path / "ran"
+    code = (f"def get_names():\n    open({str(marker)!r}, 'w').write('ran')\n    return ['Mallory']\n"
+            "AUTHORS = get_names()\n")
+    names, note = submission_authors(code)
+    assert names == [] and "plain list" in note and not marker.exists()
+
+
+def test_hostile_author_strings_are_capped_and_kept_as_text():
+    """Formulas and markup stay text here (the outputs quote and escape them); long lists and names are cut."""
+    many = ['=HYPERLINK("http://evil")', "<script>x</script>", "B" * 5000] + [f"member {i}" for i in range(30)]
+    names, note = submission_authors(f"AUTHORS = {many!r}\n")
+    assert names[:2] == many[:2] and len(names) == 10 and "only the first 10" in note
+    assert names[2].startswith("BBB") and len(names[2]) <= AUTHOR_CHARS + 10
+
+
+def test_authors_of_a_notebook_come_from_its_code_cells(tmp_path):
+    import nbformat
+
+    notebook = tmp_path / "lab.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('AUTHORS = ["in markdown"]'),
+                                                   nbformat.v4.new_code_cell('%matplotlib inline\nAUTHORS = ["Ada"]')]),
+                   notebook)
+    assert submission_authors(submission_code(notebook)) == (["Ada"], "")
 
 
 # -- the protocol, without a worker ------------------------------------------------------------

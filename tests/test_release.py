@@ -154,3 +154,21 @@ def test_students_get_the_torch_range_the_project_declares():
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert release.TORCH_REQUIREMENT in declared
     assert release.TORCH_REQUIREMENT in (ASSIGNMENT / "requirements.txt").read_text()
+    # datasets only for the optional WikiText-2 path, in a file of its own that the README names
+    assert release.DATASETS_REQUIREMENT in declared
+    assert "datasets" not in (ASSIGNMENT / "requirements.txt").read_text()
+    assert release.DATASETS_REQUIREMENT in (ASSIGNMENT / "requirements-wikitext.txt").read_text()
+    assert "pip install -r requirements-wikitext.txt" in (ASSIGNMENT / "README.md").read_text()
+
+
+def test_template_speaks_to_students():
+    """No generated file points at the course's own files; what students create stays out of their commits."""
+    for path in ASSIGNMENT.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for course_only in ("rnnlab", "solution/", "tasks.py"):
+                assert course_only not in text, f"{path} mentions {course_only}, which students do not have"
+    ignored = set((ASSIGNMENT / ".gitignore").read_text().split())
+    assert {".venv/", ".pytest_cache/", "__pycache__/", "results/"} <= ignored
+    skeleton = (ASSIGNMENT / "rnn_lm.py").read_text()
+    assert "\nAUTHORS: list[str] = []\n" in skeleton and "AUTHORS" in (ASSIGNMENT / "README.md").read_text()

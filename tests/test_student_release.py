@@ -11,7 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from rnnlab import release
 from rnnlab.tasks import TASKS
+from submission_bank import BUGGY, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,42 @@ def test_every_public_test_passes_with_the_solution(release_copy):
         assert counts(run_public_tests(release_copy, "-m", task.key).stdout).get("passed", 0) >= 2, task
 
 
+# The mistake at the heart of each task (submission_bank.BUGGY): that task's public tests must fail on it.
+CENTRAL_MISTAKES = ["rnn_hidden_reset_every_step", "lstm_state_ignored", "loss_mean_counts_pads",
+                    "eval_mean_of_batch_means", "eval_builds_graph", "eval_leaves_eval_mode", "norm_sum_of_norms",
+                    "gtt_reversed", "gtt_loss_of_all_steps"]
+
+
+@pytest.mark.parametrize("name", CENTRAL_MISTAKES)
+def test_each_tasks_public_tests_catch_its_central_mistake(release_copy, name):
+    task, edits = BUGGY[name]
+    (release_copy / "rnn_lm.py").write_text(apply_edits(edits))
+    proc = run_public_tests(release_copy, "-m", f"task{task}")
+    assert counts(proc.stdout).get("failed", 0) >= 1, proc.stdout[-3000:]
+
+
+def solved_task_only(number: int) -> str:
+    """The solution with every task stubbed but Task ``number``."""
+    kept, inside = [], False
+    for line in SOLUTION.splitlines(keepends=True):
+        begin = release.BEGIN.match(line)
+        if begin and int(begin["task"]) == number:
+            inside = True
+        elif inside and release.END.match(line):
+            inside = False
+        else:
+            kept.append(line)
+    return release.stub_solution_regions("".join(kept))
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.key)
+def test_each_tasks_public_tests_need_no_other_task(release_copy, task):
+    """Task 4's points must not wait for Task 1, nor Task 6's for Task 3's lm_loss."""
+    (release_copy / "rnn_lm.py").write_text(solved_task_only(task.number))
+    proc = run_public_tests(release_copy, "-m", task.key)
+    assert proc.returncode == 0 and counts(proc.stdout).get("passed", 0) >= 2, proc.stdout[-3000:]
+
+
 def execute_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     os.environ["LAB_QUICK"] = "1"
@@ -65,9 +103,18 @@ def test_student_notebook_runs_top_to_bottom_with_the_solution(release_copy):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 4, "the notebook shows its plots inline"
+    written = {p.stem for p in (release_copy / "results").glob("*.png")}
+    assert len(images) == len(written) + 1, "the notebook shows every figure the run writes, and the sweep's"
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})], \
+        "progress bars are text, not widgets that a saved notebook shows frozen"
     text = "".join(o.get("text", "") for o in outputs)
     assert "state carries over: True" in text and "vanilla RNN" in text
+    assert "train LSTM fb1: 100%" in text, "the progress bars' final state is in the saved notebook"
+    assert text.count("At initialisation the default LSTM keeps") == 1, "the claims are printed once"
+    assert text.count("HOLDS") + text.count("FAILS") >= 9, "the run's claims and the sweep's"
+    tables = [line for o in outputs if o.output_type == "stream" and o.name == "stdout"
+              for line in o.text.splitlines() if not line.startswith("LabConfig(")]
+    assert max(map(len, tables)) <= 100, "tables and claims fit a notebook cell"
     assert (release_copy / "results" / "summary.json").is_file()
 
 

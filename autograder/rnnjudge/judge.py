@@ -3,13 +3,15 @@
     python -m rnnjudge.judge rnn_lm.py [--sandbox bwrap|user|none] [--timeout 120] [--memory-mb 4096]
 
 prints the result as JSON. This process never executes, imports or unpickles anything that came
-from the submission: it reads the submission's text, hands it to the worker, and judges the
-plain data that comes back (``session``) against its own references (``checks``).
+from the submission: it reads the submission's text (and the team's names in ``AUTHORS`` from its
+syntax tree), hands it to the worker, and judges the plain data that comes back (``session``)
+against its own references (``checks``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import tempfile
@@ -24,6 +26,9 @@ from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
 
 LOG_TAIL_BYTES = 20_000
+AUTHORS_SHOWN = 10  # names kept of a submission's AUTHORS
+AUTHOR_CHARS = 120  # characters kept of each name
+NO_AUTHORS = "no authors named in AUTHORS (no points lost)"
 
 
 class UnreadableSubmission(Exception):
@@ -53,6 +58,37 @@ def submission_code(path: Path) -> str:
     if not any(c.strip() for c in code):
         raise UnreadableSubmission("the notebook has no code cell: no points")
     return "\n\n".join(code)
+
+
+def submission_authors(code: str) -> tuple[list[str], str]:
+    """The team's names from the submission's top-level ``AUTHORS = [...]``, read from its syntax
+    tree: nothing is executed. Returns (names, note); the note says why there are none ("" when
+    there are). Only a list or tuple of string literals counts: a call, a variable or a
+    comprehension is never evaluated, and reads as no names."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a null byte
+        return [], "AUTHORS not read: the file is not valid Python (no points lost)"
+    value = None
+    for node in tree.body:  # the last top-level binding wins, as it would when the file runs
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "AUTHORS" for t in node.targets):
+            value = node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name) \
+                and node.target.id == "AUTHORS" and node.value is not None:
+            value = node if isinstance(node, ast.AugAssign) else node.value  # AUTHORS += ... is no literal
+    if value is None:
+        return [], NO_AUTHORS
+    if not (isinstance(value, (ast.List, ast.Tuple))
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts)):
+        return [], ("AUTHORS not read: it must be a plain list of names in quotes, e.g. ['Ada Lovelace'], "
+                    "not computed (no points lost)")
+    names = [" ".join("".join(c if c.isprintable() else " " for c in e.value).split()) for e in value.elts]
+    names = [untrusted_text(name, AUTHOR_CHARS) for name in names if name]
+    if not names:
+        return [], NO_AUTHORS
+    if len(names) > AUTHORS_SHOWN:
+        return names[:AUTHORS_SHOWN], f"AUTHORS names {len(names)} people: only the first {AUTHORS_SHOWN} are kept"
+    return names, ""
 
 
 def describe_failure(err: BaseException) -> str:
@@ -114,14 +150,19 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
 
 
 def judge_submission(path: Path, mode: str = "bwrap", limits: Limits = Limits(), timeout: float = 120.0) -> dict:
-    """Grade one file. Returns {"checks": {name: outcome}, "problems": [...], "load_error", "log"}."""
-    result = {"checks": {}, "problems": [], "load_error": None, "sandbox": mode, "log": ""}
+    """Grade one file. Returns {"checks": {name: outcome}, "problems": [...], "load_error", "log",
+    "authors": [...], "notes": [...]}: problems are what went wrong in grading, notes what is worth
+    telling but costs nothing (no authors named, say)."""
+    result = {"checks": {}, "problems": [], "load_error": None, "sandbox": mode, "log": "", "authors": [], "notes": []}
     try:
         code = submission_code(path)
     except UnreadableSubmission as err:
         result["problems"].append(str(err))
         result["checks"] = {c.name: outcome(c, False, str(err)) for c in CHECKS.values()}
         return result
+    result["authors"], note = submission_authors(code)
+    if note:
+        result["notes"].append(note)
     torch.set_num_threads(1)  # small tensors; and idle OpenMP threads would spin while the worker computes
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryFile() as log:
