@@ -493,12 +493,8 @@ def run_sweep(cfg: LabConfig, distances=SWEEP_DISTANCES, out_dir: str | Path | N
 
 
 def write_sweep(sweep: dict, out_dir: str | Path) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(sweep, indent=1))
-    (out / "sweep.txt").write_text(format_sweep_table(sweep) + "\n\nclaims checked on this sweep:\n"
-                                   + format_claims(sweep["claims"]) + "\n")
-    sweep_figure(sweep).savefig(out / "sweep.png", dpi=110, bbox_inches="tight")
+    text = format_sweep_table(sweep) + "\n\nclaims checked on this sweep:\n" + format_claims(sweep["claims"])
+    write_files(out_dir, "sweep", sweep, text, {"sweep": sweep_figure(sweep)})
 
 
 def longest_learned(sweep: dict, model: str, threshold: float = 0.95) -> int | None:
@@ -599,6 +595,7 @@ def format_table(results: dict) -> str:
     k = next(iter(models.values()))["far_k"]
     training = [[MODEL_SHORT[name], str(r["steps"]), f"{r['train_seconds']:.1f}",
                  f"{r['best_valid_ppl']:.2f} @{r['best_valid_step']}",
+                 f"{r['best_valid_ppl'] / floor - 1:+.1%}" if floor else "-",
                  f"{-r['valid_drop_last_third']:+.1%}",
                  f"{r['recall_accuracy']:.3f}" if "recall_accuracy" in r else "-"]
                 for name, r in models.items()]
@@ -606,13 +603,15 @@ def format_table(results: dict) -> str:
                   f"{r['decay_per_step_init']:.3f} / {r['decay_per_step_final']:.3f}",
                   f"{r['grad_norm_first_10pct']:.3f} / {r['grad_norm_last_10pct']:.3f}"]
                  for name, r in models.items()]
-    floor_note = (f"; floor {floor:.2f} (the corpus's entropy: no model can do better)" if floor else "")
+    floor_note = (f", {floor:.2f} (the corpus's entropy: no model can do better)" if floor else " (known only for "
+                  "the embedded corpus)")
     return "\n".join([
         f"data: {results['data']}, vocabulary {results['vocab_size']}, device {results['device']}",
         note("models: " + "; ".join(f"{MODEL_SHORT[name]} = {MODEL_LABELS[name]}"
                                     + (" [bfloat16]" if results["bf16"][name] else "") for name in models)),
-        *text_table(["model", "steps", "time s", "best val ppl", "last third", "recall acc"], training),
-        note(f"last third: change of validation perplexity over the last third of training{floor_note}."),
+        *text_table(["model", "steps", "time s", "best val ppl", "vs floor", "last third", "recall acc"], training),
+        note(f"vs floor: best validation perplexity above the floor{floor_note}; last third: change of "
+             "validation perplexity over the last third of training."),
         "",
         *text_table(["model", f"grad@{k} init", f"grad@{k} trained", "decay/step init / trained",
                      "|grad W_hh| first / last 10%"], gradients),
@@ -637,14 +636,19 @@ def format_sweep_table(sweep: dict) -> str:
                              "grad@name: ||dL/de|| at the name / at the recall step.")])
 
 
-def write_results(results: dict, out_dir: str | Path) -> None:
+def write_files(out_dir: str | Path, stem: str, numbers: dict, text: str, figures: dict) -> None:
+    """``stem.json`` (every number), ``stem.txt`` (what was printed) and one PNG a figure."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(results, indent=1))
-    (out / "summary.txt").write_text(format_table(results) + "\n\nclaims checked on this run:\n"
-                                     + format_claims(results["claims"]) + "\n")
-    for name, fig in make_figures(results).items():
+    (out / f"{stem}.json").write_text(json.dumps(numbers, indent=1))
+    (out / f"{stem}.txt").write_text(text + "\n")
+    for name, fig in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+
+
+def write_results(results: dict, out_dir: str | Path) -> None:
+    text = format_table(results) + "\n\nclaims checked on this run:\n" + format_claims(results["claims"])
+    write_files(out_dir, "summary", results, text, make_figures(results))
 
 
 def _smooth(values: list[float], window: int) -> list[float]:

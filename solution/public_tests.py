@@ -35,6 +35,15 @@ def normalised(logits: torch.Tensor) -> bool:
     return torch.allclose(logits.sum(-1), one) or torch.allclose(logits.exp().sum(-1), one)
 
 
+def continues_the_sequence(model) -> bool:
+    """Whether two halves, the returned state passed on, give the logits of one whole pass."""
+    x = tokens()
+    full, _ = model(x)
+    first, state = model(x[:, :2])
+    second, _ = model(x[:, 2:], state)
+    return torch.allclose(torch.cat([first, second], 1), full, atol=1e-5)
+
+
 UNNORMALISED = "return unnormalised logits (no softmax or log_softmax): the loss normalises them"
 
 
@@ -68,11 +77,7 @@ def test_rnn_shapes_and_modules():
 @pytest.mark.task1
 def test_rnn_state_continues_the_sequence():
     model = make(rnn_lm.VanillaRNNLM)
-    x = tokens()
-    full, _ = model(x)
-    first, h = model(x[:, :2])
-    second, _ = model(x[:, 2:], h)
-    assert torch.allclose(torch.cat([first, second], 1), full, atol=1e-5), \
+    assert continues_the_sequence(model), \
         "running two halves, passing the hidden state on, should equal one pass over the whole sequence"
 
 
@@ -112,11 +117,7 @@ def test_lstm_is_causal():
 @pytest.mark.task2
 def test_lstm_state_continues_the_sequence():
     model = make(rnn_lm.LSTMLM)
-    x = tokens()
-    full, _ = model(x)
-    first, state = model(x[:, :2])
-    second, _ = model(x[:, 2:], state)
-    assert torch.allclose(torch.cat([first, second], 1), full, atol=1e-5), \
+    assert continues_the_sequence(model), \
         "running two halves, passing the state (h_n, c_n) on, should equal one pass over the whole sequence"
 
 
