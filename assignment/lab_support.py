@@ -628,12 +628,14 @@ def format_claims(claims: list[dict]) -> str:
 
 def format_sweep_table(sweep: dict) -> str:
     rows = [[str(r["distance"]), MODEL_SHORT[r["model"]], f"{r['recall_accuracy']:.2f}",
-             f"{r['gtt_far_rel_init']:.1e}", f"{r['gtt_far_rel_final']:.1e}",
+             f"{r['gtt_far_rel_init']:.1e}", f"{r['gtt_far_rel_final']:.1e}", f"{r['grad_norm_init']:.3f}",
              f"{r['grad_norm_first_10pct']:.3f} / {r['grad_norm_last_10pct']:.3f}"] for r in sweep["rows"]]
-    return "\n".join(text_table(["distance", "model", "recall", "grad@name init", "trained",
-                                 "|grad W_hh| first / last 10%"], rows)
+    return "\n".join(text_table(["distance", "model", "recall", "grad@name init", "trained", "|grad W_hh| init",
+                                 "first / last 10%"], rows)
                      + [note(f"{sweep['rows'][0]['steps']} steps per run; recall chance {sweep['recall_chance']:.3f}; "
-                             "grad@name: ||dL/de|| at the name / at the recall step.")])
+                             "grad@name: ||dL/de|| at the name / at the recall step; |grad W_hh|: at the first "
+                             "step (the model as initialised), and the median over the first and the last 10% "
+                             "of steps.")])
 
 
 def write_files(out_dir: str | Path, stem: str, numbers: dict, text: str, figures: dict) -> None:
@@ -723,18 +725,22 @@ def sweep_figure(sweep: dict):
         d = [r["distance"] for r in rows]
         color, label = MODEL_COLORS[name], MODEL_LABELS[name]
         acc.plot(d, [r["recall_accuracy"] for r in rows], "o-", color=color, label=label)
-        grad.plot(d, [r["gtt_far_rel_init"] for r in rows], "o--", color=color, label=f"{label}, init")
-        grad.plot(d, [r["gtt_far_rel_final"] for r in rows], "o-", color=color, label=f"{label}, trained")
-        norm.plot(d, [r["grad_norm_first_10pct"] for r in rows], "o--", color=color, label=f"{label}, first 10%")
-        norm.plot(d, [r["grad_norm_last_10pct"] for r in rows], "o-", color=color, label=f"{label}, last 10%")
+        grad.plot(d, [r["gtt_far_rel_init"] or math.nan for r in rows], "o--", color=color, label="_")
+        grad.plot(d, [r["gtt_far_rel_final"] or math.nan for r in rows], "o-", color=color, label="_")
+        norm.plot(d, [r["grad_norm_init"] for r in rows], "o--", color=color, label="_")
+        norm.plot(d, [r["grad_norm_last_10pct"] for r in rows], "o-", color=color, label="_")
     acc.axhline(sweep["recall_chance"], color="black", ls=":", label="chance")
     acc.set(xlabel="distance (fillers between the name and recall)", ylabel="recall accuracy", ylim=(0, 1.05),
             title="Who learns the dependency")
-    grad.set(xlabel="distance", ylabel="||dL/de| at the name / at recall", yscale="log",
-             title="Gradient reaching the name")
-    norm.set(xlabel="distance", ylabel="||grad W_hh|| (mean over steps)", title="Recurrent-weight gradient norm")
-    for ax in (acc, grad, norm):
-        ax.legend(fontsize=7)
+    grad.set(xlabel="distance", ylabel="||dL/de|| at the name / at recall", yscale="log",
+             title="Gradient reaching the name (0, underflow: not drawn)")
+    norm.set(xlabel="distance", ylabel="||grad W_hh||", yscale="log",
+             title="Recurrent-weight gradient norm")
+    acc.legend(fontsize=7)  # colours are models; in the other panels the line style says when
+    for ax, solid in ((grad, "trained"), (norm, "median of the last 10% of steps")):
+        ax.plot([], [], "k--", label="at initialisation")
+        ax.plot([], [], "k-", label=solid)
+        ax.legend(fontsize=7, loc="lower left")
     plt.close(fig)
     return fig
 

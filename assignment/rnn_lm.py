@@ -162,7 +162,8 @@ class VanillaRNNLM(nn.Module):
         - h0: (B, H) initial hidden state, or None for zeros.
 
         Returns:
-        - logits: (B, T, V) float32 unnormalised scores (no softmax) for the next
+        - logits: (B, T, V) unnormalised scores (no softmax; float32, or bfloat16 under
+          autocast) for the next
           token at every step; step t depends on x[:, :t+1] only, and each sequence
           of the batch on its own inputs only.
         - h_T: (B, H) hidden state after the last step (pass it back as h0 to
@@ -205,7 +206,8 @@ class LSTMLM(nn.Module):
         - state: ``(h_0, c_0)``, each (1, B, H), or None for zeros.
 
         Returns:
-        - logits: (B, T, V) float32 unnormalised next-token scores (no softmax) at
+        - logits: (B, T, V) unnormalised next-token scores (no softmax; float32, or
+          bfloat16 under autocast) at
           every step; causal, each sequence independent of the others.
         - (h_n, c_n): each (1, B, H), the state after the last step (as ``nn.LSTM``
           returns it; passed back as ``state`` it continues the sequence exactly).
@@ -388,7 +390,9 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step_loss": [], "step_ppl": [], "step_grad_norm": [], "valid": []}
     total = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
-    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, mininterval=2)
+    # At most about 20 updates a bar, so a saved notebook stays small whatever the machine's speed.
+    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, mininterval=2,
+               miniters=max(total // 20, 1))
 
     def validate(step: int, epoch: float) -> None:
         if valid_loader is None:
