@@ -126,9 +126,9 @@ for name in lab_support.MODEL_NAMES:
 # Now train all three models under one config (printed below): the same data, the same batches
 # in the same order, each model's initialisation seeded on its own. The LSTM with forget-gate
 # bias 1 is the same `LSTMLM` with `set_forget_gate_bias(model.lstm, 1.0)` applied.
-# Expect 70 to 76 s on the course's 2-core test machine, whose CPU runs the LSTMs in bfloat16,
-# and about 104 s where they run in float32 (CPUs without AVX-512, which includes most laptops);
-# both measured there with nothing else running (the course's benchmark). Other programs busy on
+# Expect about a minute: 57 to 76 s (six runs) on the course's 2-core test machine, whose CPU runs
+# the LSTMs in bfloat16, and about 104 s where they run in float32 (CPUs without AVX-512, which
+# includes most laptops); both measured there with nothing else running. Other programs busy on
 # the same cores can make it many times slower.
 
 # %%
