@@ -59,6 +59,7 @@ class DataSourceError(LabSetupError):
 
 RECALL_KEYS = ("anna", "boris", "chen", "dara", "emil", "fatma", "goran", "hana")
 RECALL_MARKER = "recall"
+RECALL_CHANCE = 1.0 / len(RECALL_KEYS)  # recall accuracy of a uniform guess among the names
 FILLER_WORDS = tuple(
     "the of and to in a is was for on as with by he it at from his an were are which this be "
     "that first also has its had one two new after their but who or not they her she been "
@@ -178,9 +179,9 @@ def resolve_bf16(cfg: "LabConfig", model: str) -> bool:
     """
     if cfg.bf16 is not None:
         return cfg.bf16
-    device = resolve_device(cfg.device)
     if model == "rnn":
         return False
+    device = resolve_device(cfg.device)
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return (device.type == "cpu" and torch.backends.mkldnn.is_available()
@@ -255,11 +256,11 @@ class Probe:
 
     ``gradient_through_time`` differentiates the loss of the batch's last
     step; ``k`` is how far back from that prediction the information it needs
-    sits (``None``: real text, where no single distance is special).
+    sits (on real text, where no single distance is special: ``LabConfig.far_k``).
     """
     x: torch.Tensor                 # (N, T) inputs
     y: torch.Tensor                 # (N, T) targets; y[:, -1] is the probed prediction
-    k: int | None
+    k: int
     what: str
 
 
@@ -377,7 +378,7 @@ def median_of_tenth(values: list[float], last: bool) -> float:
 
 
 def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -> dict:
-    """Train one model; measure it before and after. Returns its numbers (see ``TABLE_NOTES``)."""
+    """Train one model; measure it before and after. Returns its numbers (``format_table`` shows them)."""
     model = build_model(name, len(data.itos), cfg)
     gtt_init = probe_gradient(model, data.probe)
     train_loader, valid_loader = data.train_loader(cfg), data.valid_loader(cfg)
@@ -419,18 +420,22 @@ def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -
     return result
 
 
+def run_header(cfg: LabConfig) -> dict:
+    """What every results file starts with: the config and how it ran (device, precision per model)."""
+    return {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)),
+            "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models}}
+
+
 def run_experiment(cfg: LabConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train every model in ``cfg.models`` on the same data; write results and plots to ``out_dir``."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
     data = prepare_data(cfg)
-    results = {"config": cfg.to_dict(), "data": data.description, "device": str(resolve_device(cfg.device)),
-               "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models},
-               "vocab_size": len(data.itos), "train_windows": len(data.train), "valid_windows": len(data.valid),
+    results = {**run_header(cfg), "data": data.description, "vocab_size": len(data.itos), "train_windows": len(data.train), "valid_windows": len(data.valid),
                "probe": data.probe.what, "ppl_floor": data.ppl_floor, "models": {}}
     if data.marker_id is not None:
-        results["recall_chance"] = 1.0 / len(RECALL_KEYS)
+        results["recall_chance"] = RECALL_CHANCE
     for name in cfg.models:
         results["models"][name] = run_model(name, data, cfg, progress=progress)
     results["claims"] = check_claims(results)
@@ -447,8 +452,7 @@ def run_experiment(cfg: LabConfig, out_dir: str | Path | None = None, progress: 
 SWEEP_DISTANCES = (10, 20, 30, 40, 90)
 SWEEP_PREFIX = 2  # fillers before the name: a line (and a window) is distance + 5 tokens
 SWEEP_KEYS = ("recall_accuracy", "recall_loss", "gtt_far_rel_init", "gtt_far_rel_final", "grad_norm_init",
-              "grad_norm_first_10pct",
-              "grad_norm_last_10pct", "best_valid_ppl", "steps", "train_seconds", "far_k")
+              "grad_norm_first_10pct", "grad_norm_last_10pct", "best_valid_ppl", "steps", "train_seconds", "far_k")
 
 
 def sweep_config(cfg: LabConfig, distance: int) -> LabConfig:
@@ -481,10 +485,7 @@ def run_sweep(cfg: LabConfig, distances=SWEEP_DISTANCES, out_dir: str | Path | N
                          "ppl_floor": data.ppl_floor, **{key: r[key] for key in SWEEP_KEYS}})
             bar.update(1)
     bar.close()
-    sweep = {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)),
-             "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models},
-             "distances": list(distances),
-             "recall_chance": 1.0 / len(RECALL_KEYS), "rows": rows}
+    sweep = {**run_header(cfg), "distances": list(distances), "recall_chance": RECALL_CHANCE, "rows": rows}
     sweep["claims"] = check_sweep_claims(sweep)
     sweep["wall_seconds"] = time.perf_counter() - start
     if out_dir is not None:
@@ -497,9 +498,9 @@ def write_sweep(sweep: dict, out_dir: str | Path) -> None:
     write_files(out_dir, "sweep", sweep, text, {"sweep": sweep_figure(sweep)})
 
 
-def longest_learned(sweep: dict, model: str, threshold: float = 0.95) -> int | None:
-    """The longest distance at which ``model`` recalls the name with at least ``threshold`` accuracy."""
-    learned = [r["distance"] for r in sweep["rows"] if r["model"] == model and r["recall_accuracy"] >= threshold]
+def longest_learned(sweep: dict, model: str) -> int | None:
+    """The longest distance at which ``model`` learned the recall (accuracy at least ``LEARNED``)."""
+    learned = [r["distance"] for r in sweep["rows"] if r["model"] == model and r["recall_accuracy"] >= LEARNED]
     return max(learned) if learned else None
 
 
@@ -507,11 +508,15 @@ def longest_learned(sweep: dict, model: str, threshold: float = 0.95) -> int | N
 # The claims the lab makes, checked on a run's own numbers
 # ----------------------------------------------------------------------------
 
+def claim(cid: str, holds: bool, text: str) -> dict:
+    """One claim of the lab's text: its id, whether this run's numbers support it, and the text with them."""
+    return {"id": cid, "holds": bool(holds), "text": text}
+
+
 CLAIM_MARGIN = 10.0          # "more gradient far back" means at least this factor
 LEARNED = 0.95               # recall accuracy that counts as "learned the dependency"
 NOT_LEARNED = 0.5            # ... and as "did not"
 NEAR_FLOOR = 0.01            # "at the floor": best validation perplexity within 1% of it
-FLAT = 0.01                  # "flattened": fell by less than 1% over the last third of training
 
 
 def check_claims(results: dict) -> list[dict]:
@@ -523,8 +528,8 @@ def check_claims(results: dict) -> list[dict]:
     m = results["models"]
     claims = []
 
-    def claim(cid: str, holds: bool, text: str) -> None:
-        claims.append({"id": cid, "holds": bool(holds), "text": text})
+    def add(cid: str, holds: bool, text: str) -> None:
+        claims.append(claim(cid, holds, text))
 
     embedded = results.get("ppl_floor") is not None
     if {"rnn", "lstm"} <= m.keys():
@@ -532,23 +537,23 @@ def check_claims(results: dict) -> list[dict]:
         k = rnn["far_k"]
         where = f"at the name, {k} steps back" if embedded else f"{k} steps back"
         ratio = lstm["gtt_far_rel_init"] / rnn["gtt_far_rel_init"]
-        claim("init_far_gradient", ratio >= CLAIM_MARGIN,
+        add("init_far_gradient", ratio >= CLAIM_MARGIN,
               f"At initialisation the default LSTM keeps {ratio:.0f}x more of the gradient {where} than the "
               f"vanilla RNN ({lstm['gtt_far_rel_init']:.1e} vs {rnn['gtt_far_rel_init']:.1e} of the probed step's; "
               f"decay per step {lstm['decay_per_step_init']:.2f} vs {rnn['decay_per_step_init']:.2f}).")
         norm_ratio = rnn["grad_norm_first_10pct"] / lstm["grad_norm_first_10pct"]
-        claim("weight_hh_norm_misleads", norm_ratio > 1.0,
+        add("weight_hh_norm_misleads", norm_ratio > 1.0,
               f"Yet the RNN's whole W_hh gradient norm is {norm_ratio:.1f}x the LSTM's (first 10% of training): "
               "that norm is dominated by short distances and does not show vanishing.")
     if "rnn" in m and not embedded:
         rnn = m["rnn"]
         kept = rnn["grad_norm_last_10pct"] / rnn["grad_norm_first_10pct"]
-        claim("rnn_norm_does_not_vanish", kept >= 0.5,
+        add("rnn_norm_does_not_vanish", kept >= 0.5,
               f"The RNN's W_hh gradient norm does not fall toward zero during training: its median over the last "
               f"10% of steps is {rnn['grad_norm_last_10pct']:.3f}, {kept:.2f}x the first 10%'s.")
     if {"lstm", "lstm_fb1"} <= m.keys():
         gain = m["lstm_fb1"]["gtt_far_rel_init"] / m["lstm"]["gtt_far_rel_init"]
-        claim("forget_bias_keeps_gradient", gain >= CLAIM_MARGIN,
+        add("forget_bias_keeps_gradient", gain >= CLAIM_MARGIN,
               f"Forget-gate bias 1 gives the LSTM {gain:.0f}x more gradient {m['lstm']['far_k']} steps back at "
               f"initialisation (decay per step {m['lstm_fb1']['decay_per_step_init']:.2f}).")
     if embedded:
@@ -556,14 +561,14 @@ def check_claims(results: dict) -> list[dict]:
     elif "rnn" in m and len(m) >= 2:  # real text at this scale: no LSTM advantage in perplexity
         rnn_best = m["rnn"]["best_valid_ppl"]
         lstm_best = [r["best_valid_ppl"] for name, r in m.items() if name != "rnn"]
-        claim("no_lstm_perplexity_advantage", rnn_best <= 1.05 * min(lstm_best),
+        add("no_lstm_perplexity_advantage", rnn_best <= 1.05 * min(lstm_best),
               f"On this text the LSTMs do not beat the RNN in validation perplexity: best RNN {rnn_best:.1f}, "
               f"best LSTMs {', '.join(f'{v:.1f}' for v in lstm_best)}.")
     if len(m) >= 2 and not embedded:
         init = [r["decay_per_step_init"] for r in m.values()]
         final = [r["decay_per_step_final"] for r in m.values()]
         spread_init, spread_final = max(init) - min(init), max(final) - min(final)
-        claim("trained_decay_converges", spread_final <= 0.5 * spread_init,
+        add("trained_decay_converges", spread_final <= 0.5 * spread_init,
               f"After training the models' gradients decay at much closer rates per step "
               f"({', '.join(f'{v:.2f}' for v in final)}: spread {spread_final:.2f}) than at initialisation "
               f"({', '.join(f'{v:.2f}' for v in init)}: spread {spread_init:.2f}): training reshapes the dynamics.")
@@ -748,43 +753,41 @@ def sweep_figure(sweep: dict):
 def check_recall_claims(results: dict) -> list[dict]:
     """The claims about the recall corpus: who learns the dependency, where the gradient goes, the floor."""
     m = results["models"]
-    claims = []
     lstms = {name: r for name, r in m.items() if name != "rnn"}
     if "rnn" not in m or not lstms:
-        return claims
+        return []
     rnn, chance, k = m["rnn"], results["recall_chance"], m["rnn"]["far_k"]
     lstm_acc = ", ".join(f"{r['recall_accuracy']:.2f}" for r in lstms.values())
-    claims.append({
-        "id": "lstm_learns_recall", "holds": (min(r["recall_accuracy"] for r in lstms.values()) >= LEARNED
-                                              and rnn["recall_accuracy"] <= NOT_LEARNED),
-        "text": f"In {rnn['steps']} steps the LSTMs learn to recall the name {k} steps back (accuracy {lstm_acc}); "
-                f"the RNN, same steps and optimiser, does not ({rnn['recall_accuracy']:.2f}; chance {chance:.3f})."})
+    learns = claim(
+        "lstm_learns_recall",
+        min(r["recall_accuracy"] for r in lstms.values()) >= LEARNED and rnn["recall_accuracy"] <= NOT_LEARNED,
+        f"In {rnn['steps']} steps the LSTMs learn to recall the name {k} steps back (accuracy {lstm_acc}); "
+        f"the RNN, same steps and optimiser, does not ({rnn['recall_accuracy']:.2f}; chance {chance:.3f}).")
 
     def peaks_at_name(curve: list[float]) -> bool:
         return curve[k] > curve[k - 1] and (k + 1 == len(curve) or curve[k] > curve[k + 1])
 
     lstm_far = [r["gtt_far_rel_final"] for r in lstms.values()]
-    claims.append({
-        "id": "trained_gradient_reaches_name",
-        "holds": (all(peaks_at_name(r["gtt_final"]) for r in lstms.values())
-                  and min(lstm_far) >= CLAIM_MARGIN * rnn["gtt_far_rel_final"]),
-        "text": f"After training the gradient of the recall loss reaches the name in the LSTMs: their curves peak "
-                f"at k={k} ({', '.join(f'{v:.1f}' for v in lstm_far)} times the recall step's own gradient); "
-                f"in the RNN it does not ({rnn['gtt_far_rel_final']:.1e})."})
+    reaches = claim(
+        "trained_gradient_reaches_name",
+        (all(peaks_at_name(r["gtt_final"]) for r in lstms.values())
+         and min(lstm_far) >= CLAIM_MARGIN * rnn["gtt_far_rel_final"]),
+        f"After training the gradient of the recall loss reaches the name in the LSTMs: their curves peak "
+        f"at k={k} ({', '.join(f'{v:.1f}' for v in lstm_far)} times the recall step's own gradient); "
+        f"in the RNN it does not ({rnn['gtt_far_rel_final']:.1e}).")
 
     floor = results["ppl_floor"]
     lstm_gap = [r["best_valid_ppl"] / floor - 1 for r in lstms.values()]
-    seq_len = results["config"]["seq_len"]
     rnn_excess = math.log(rnn["best_valid_ppl"] / floor)  # nats a token above the floor
-    from_recall = rnn["recall_loss"] / seq_len / rnn_excess  # one recall target a window of seq_len
-    claims.append({
-        "id": "perplexity_floor", "holds": max(lstm_gap) <= NEAR_FLOOR and from_recall >= 0.5,
-        "text": f"The corpus's floor is perplexity {floor:.2f}. The LSTMs end within "
-                f"{', '.join(f'{v:.1%}' for v in lstm_gap)} of it: nothing is left to learn. The RNN ends "
-                f"{rnn['best_valid_ppl'] / floor - 1:.1%} above it, and {from_recall:.0%} of that excess is its loss at "
-                f"the recalled name ({rnn['recall_loss']:.2f} nats; guessing among the 8 names costs "
-                f"{math.log(len(RECALL_KEYS)):.2f})."})
-    return claims
+    from_recall = rnn["recall_loss"] / results["config"]["seq_len"] / rnn_excess  # one recall target a window
+    at_floor = claim(
+        "perplexity_floor", max(lstm_gap) <= NEAR_FLOOR and from_recall >= 0.5,
+        f"The corpus's floor is perplexity {floor:.2f}. The LSTMs end within "
+        f"{', '.join(f'{v:.1%}' for v in lstm_gap)} of it: nothing is left to learn. The RNN ends "
+        f"{rnn['best_valid_ppl'] / floor - 1:.1%} above it, and {from_recall:.0%} of that excess is its loss at "
+        f"the recalled name ({rnn['recall_loss']:.2f} nats; guessing among the {len(RECALL_KEYS)} names "
+        f"costs {math.log(len(RECALL_KEYS)):.2f}).")
+    return [learns, reaches, at_floor]
 
 
 SWEEP_NORM_SPREAD = 1.5      # "the W_hh norm hardly changes with distance": max/min at most this
@@ -796,24 +799,23 @@ def check_sweep_claims(sweep: dict) -> list[dict]:
     """The claims about the distance sweep, on its own numbers (as ``check_claims``)."""
     rows = {(r["model"], r["distance"]): r for r in sweep["rows"]}
     models, distances = sweep["config"]["models"], sweep["distances"]
+    if not {"rnn", "lstm", "lstm_fb1"} <= set(models) or len(distances) < 3:
+        return []
     shortest, longest = min(distances), max(distances)
     chance, steps = sweep["recall_chance"], sweep["rows"][0]["steps"]
-    claims = []
-    if not {"rnn", "lstm", "lstm_fb1"} <= set(models) or len(distances) < 3:
-        return claims
 
     reach = {m: longest_learned(sweep, m) or 0 for m in models}
     at_longest = [rows[m, longest]["recall_accuracy"] for m in models]
     best_rnn = max((rows["rnn", d]["recall_accuracy"], d) for d in distances)
     learned = "; ".join(f"{MODEL_LABELS[m]} {'up to ' + str(reach[m]) if reach[m] else 'at no distance'}"
                         for m in ("lstm_fb1", "lstm", "rnn"))
-    claims.append({
-        "id": "sweep_who_learns",
-        "holds": (reach["lstm_fb1"] >= reach["lstm"] >= reach["rnn"] and reach["lstm"] >= shortest
-                  and max(at_longest) <= 2 * chance),
-        "text": f"In {steps} steps the recall is learned (accuracy >= {LEARNED}) by the {learned} (the RNN's best: "
-                f"{best_rnn[0]:.2f} at {best_rnn[1]}). At distance {longest} every model is at chance "
-                f"({', '.join(f'{v:.2f}' for v in at_longest)}; chance {chance:.3f})."})
+    who_learns = claim(
+        "sweep_who_learns",
+        (reach["lstm_fb1"] >= reach["lstm"] >= reach["rnn"] and reach["lstm"] >= shortest
+         and max(at_longest) <= 2 * chance),
+        f"In {steps} steps the recall is learned (accuracy >= {LEARNED}) by the {learned} (the RNN's best: "
+        f"{best_rnn[0]:.2f} at {best_rnn[1]}). At distance {longest} every model is at chance "
+        f"({', '.join(f'{v:.2f}' for v in at_longest)}; chance {chance:.3f}).")
 
     def far(m: str) -> list[float]:
         return [rows[m, d]["gtt_far_rel_init"] for d in distances]
@@ -821,24 +823,22 @@ def check_sweep_claims(sweep: dict) -> list[dict]:
     shrinks = all(all(a >= b for a, b in zip(far(m), far(m)[1:])) and far(m)[0] > far(m)[-1] for m in models)
     ordered = all(rows["rnn", d]["gtt_far_rel_init"] <= rows["lstm", d]["gtt_far_rel_init"]
                   <= rows["lstm_fb1", d]["gtt_far_rel_init"] for d in distances)
-    claims.append({
-        "id": "sweep_init_gradient_vanishes",
-        "holds": shrinks and ordered and far("rnn")[-1] <= VANISHED,
-        "text": f"At initialisation the gradient reaching the name shrinks as the distance grows, fastest in the "
-                f"RNN and slowest with forget-gate bias 1: from distance {shortest} to {longest} it goes from "
-                + ", ".join(f"{far(m)[0]:.0e} to {far(m)[-1]:.0e} ({MODEL_SHORT[m]})" for m in models)
-                + f". The RNN's is below {VANISHED:.0e}"
-                + (", in fact exactly 0 (float32 underflow)" if far("rnn")[-1] == 0 else "")
-                + ": at that distance it has vanished."})
+    vanishes = claim(
+        "sweep_init_gradient_vanishes", shrinks and ordered and far("rnn")[-1] <= VANISHED,
+        f"At initialisation the gradient reaching the name shrinks as the distance grows, fastest in the "
+        f"RNN and slowest with forget-gate bias 1: from distance {shortest} to {longest} it goes from "
+        + ", ".join(f"{far(m)[0]:.0e} to {far(m)[-1]:.0e} ({MODEL_SHORT[m]})" for m in models)
+        + f". The RNN's is below {VANISHED:.0e}"
+        + (", in fact exactly 0 (float32 underflow)" if far("rnn")[-1] == 0 else "")
+        + ": at that distance it has vanished.")
 
     norms = [rows["rnn", d]["grad_norm_init"] for d in distances]
     drop = far("rnn")[0] / far("rnn")[-1] if far("rnn")[-1] > 0 else math.inf
-    claims.append({
-        "id": "sweep_weight_hh_norm_flat",
-        "holds": max(norms) <= SWEEP_NORM_SPREAD * min(norms) and drop >= SWEEP_FAR_DROP,
-        "text": f"Yet the RNN's W_hh gradient norm at initialisation hardly changes with the sequence length "
-                f"({min(norms):.3f} to {max(norms):.3f} for windows of {shortest + 3 + SWEEP_PREFIX} to "
-                f"{longest + 3 + SWEEP_PREFIX} tokens) while its gradient at the name falls by "
-                + (f"{drop:.0e}x" if drop < math.inf else "everything (to 0)")
-                + ": the norm is the mean over all positions and distances, dominated by the short ones."})
-    return claims
+    norm_flat = claim(
+        "sweep_weight_hh_norm_flat", max(norms) <= SWEEP_NORM_SPREAD * min(norms) and drop >= SWEEP_FAR_DROP,
+        f"Yet the RNN's W_hh gradient norm at initialisation hardly changes with the sequence length "
+        f"({min(norms):.3f} to {max(norms):.3f} for windows of {rows['rnn', shortest]['seq_len']} to "
+        f"{rows['rnn', longest]['seq_len']} tokens) while its gradient at the name falls by "
+        + (f"{drop:.0e}x" if drop < math.inf else "everything (to 0)")
+        + ": the norm is the mean over all positions and distances, dominated by the short ones.")
+    return [who_learns, vanishes, norm_flat]

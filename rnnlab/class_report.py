@@ -310,7 +310,7 @@ def not_graded_section(trouble: list) -> str:
     heading = '<h2 id="not-graded">Could not be graded normally</h2>\n'
     if not trouble:
         return heading + "<p>Every submission was graded normally.</p>"
-    rows = "\n".join(f"<tr><td>{escape(g.file)}{authors_view(getattr(g, 'authors', []))}</td>"
+    rows = "\n".join(f"<tr><td>{escape(g.file)}{authors_view(g.authors)}</td>"
                      f"<td>{escape(g.status)}</td><td class=\"num\">{g.total:g}</td></tr>" for g in trouble)
     return (heading + f"<p>{plural(len(trouble), 'submission')}; their points (if any) are in final_grades.csv.</p>\n"
             f"<table><tr><th>Submission</th><th>Status</th><th>Points</th></tr>\n{rows}\n</table>")
@@ -376,7 +376,7 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     pairs = None if result is None else result.pairs
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
                 checks_section(stats), not_graded_section(trouble),
-                similarity_section(result, threshold, {g.file: getattr(g, "authors", []) for g in grades})]
+                similarity_section(result, threshold, {g.file: g.authors for g in grades})]
     lead = f'<p class="lead">{plural(len(grades), "submission")}, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
     return page(header + lead + "\n".join(sections))
 

@@ -167,10 +167,9 @@ class VanillaRNNLM(nn.Module):
         - h0: (B, H) initial hidden state, or None for zeros.
 
         Returns:
-        - logits: (B, T, V) unnormalised scores (no softmax; float32, or bfloat16 under
-          autocast) for the next
-          token at every step; step t depends on x[:, :t+1] only, and each sequence
-          of the batch on its own inputs only.
+        - logits: (B, T, V) unnormalised scores (no softmax; float32, or bfloat16
+          under autocast) for the next token at every step; step t depends on
+          x[:, :t+1] only, and each sequence of the batch on its own inputs only.
         - h_T: (B, H) hidden state after the last step (pass it back as h0 to
           continue the sequence: two halves then give exactly one whole pass).
         """
@@ -227,8 +226,8 @@ class LSTMLM(nn.Module):
 
         Returns:
         - logits: (B, T, V) unnormalised next-token scores (no softmax; float32, or
-          bfloat16 under autocast) at
-          every step; causal, each sequence independent of the others.
+          bfloat16 under autocast) at every step; causal, each sequence independent
+          of the others.
         - (h_n, c_n): each (1, B, H), the state after the last step (as ``nn.LSTM``
           returns it; passed back as ``state`` it continues the sequence exactly).
         """
