@@ -3,12 +3,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab sweep test sandbox release release-check bench bench-lab bench-grading bench-report clean
+.PHONY: lab sweep test test-all sandbox release release-check bench bench-lab bench-grading bench-report clean
 
-# Reinstall only when the project's requirements change.
+# Reinstall only when the project's requirements change. uv installs in seconds what pip takes
+# minutes for (13 s against 137 s here); pip remains the fallback. PIP_FIND_LINKS (a folder of
+# local wheels, such as the CPU build of torch) is passed on to uv, which does not read pip's settings.
 $(STAMP): pyproject.toml autograder/pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' -e ./autograder
+	{ $(PY) -m pip install --quiet uv && $(PY) -m uv pip install --quiet --python $(PY) \
+	    $${PIP_FIND_LINKS:+--find-links $$PIP_FIND_LINKS} -c constraints.txt -e '.[dev]' -e ./autograder; } \
+	  || $(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' -e ./autograder
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -27,7 +31,11 @@ sandbox:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; echo "(through sudo, as installing a system package needs root)"; fi; \
 	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }; }
 
+# The suite without its exhaustive runs (under 10 minutes from a bare clone); test-all adds them (CI).
 test: $(STAMP) sandbox
+	$(PY) -m pytest -m "not exhaustive"
+
+test-all: $(STAMP) sandbox
 	$(PY) -m pytest
 
 release: $(STAMP)

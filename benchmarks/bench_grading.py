@@ -30,7 +30,10 @@ from submission_bank import BUGGY, SOLUTION, apply_edits  # noqa: E402
 
 from rnnlab.autograder_build import build_autograder_zip  # noqa: E402
 
-BASELINE = "327978f"  # the in-process grader (checks in the submission's interpreter)
+BASELINE = "327978f"  # the in-process grader (checks in the submission's interpreter); 99fac62: the judge
+# before hidden inputs came from a course secret (issue 14)
+KEY = bytes.fromhex("be9c" * 16)  # this benchmark's course secret
+os.environ["RNNJUDGE_SECRET"] = KEY.hex()  # for the `rnnlab grade` and `otter run` it starts
 
 
 def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
@@ -64,7 +67,8 @@ def baseline_times(ref: str, tmp: Path, one: Path, klass: Path, workers: int) ->
         print(f"(no baseline: git revision {ref} is not available here)")
         return None
     try:
-        env = dict(os.environ, PYTHONPATH=str(tree))  # its rnnlab before the editable install's
+        # its rnnlab and rnnjudge before the editable installs'
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(tree / "autograder")]))
         return grade_times(tree, one, klass, tmp / "baseline_out", workers, env)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
@@ -82,13 +86,13 @@ def main() -> None:
         tmp = Path(tmp)
         one = tmp / "rnn_lm.py"
         one.write_text(SOLUTION)
-        judge_submission(one)  # warm: imports, and the references every submission shares
+        judge_submission(one, KEY)  # warm: imports, and the references every submission shares
         start = time.perf_counter()
-        judge_submission(one)
+        judge_submission(one, KEY)
         judge_s = time.perf_counter() - start
         klass = write_class(tmp / "class", args.class_size)
         ours = grade_times(REPO, one, klass, tmp / "ours", args.workers, None)
-        zip_path = build_autograder_zip(tmp / "autograder.zip")
+        zip_path = build_autograder_zip(KEY, tmp / "autograder.zip")
         otter_s = timed([str(Path(sys.executable).parent / "otter"), "run", "-a", str(zip_path), "-o", str(tmp),
                          str(one)], tmp)
         before = baseline_times(args.baseline, tmp, one, klass, args.workers) if args.baseline else None

@@ -59,8 +59,9 @@ def otter_test_files() -> dict[str, str]:
     return {f"{t.key}.py": otter_test_file(t) for t in TASKS}
 
 
-def build_autograder_zip(zip_path: Path = ZIP_PATH, timeout: float | None = None) -> Path:
-    """Write the otter autograder zip (test files, judge package, plugin config, CPU-torch requirements)."""
+def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float | None = None) -> Path:
+    """Write the otter autograder zip (test files, judge package, plugin config with the course
+    secret ``key``, CPU-torch requirements). The zip is the instructor's: it holds the secret."""
     otter = Path(sys.executable).parent / "otter"
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
@@ -68,10 +69,11 @@ def build_autograder_zip(zip_path: Path = ZIP_PATH, timeout: float | None = None
         for name, text in otter_test_files().items():
             (stage / "tests" / name).write_text(text)
         shutil.copytree(AUTOGRADER_DIR, stage / PACKAGE_FOLDER,
-                        ignore=shutil.ignore_patterns("dist", "__pycache__", "*.egg-info", "*.png", "build", ".hypothesis"))
+                        ignore=shutil.ignore_patterns("dist", "__pycache__", "*.egg-info", "*.png", "build", ".hypothesis",
+                                                      "*.secret"))
         (stage / "requirements.txt").write_text(otter_requirements())
-        plugin = {PLUGIN: {"timeout": timeout}} if timeout else PLUGIN
-        (stage / "otter_config.json").write_text(json.dumps({"plugins": [plugin]}))
+        plugin_config = {"secret": key.hex()} | ({"timeout": timeout} if timeout else {})
+        (stage / "otter_config.json").write_text(json.dumps({"plugins": [{PLUGIN: plugin_config}]}))
         zip_path.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([str(otter), "generate", "-t", "tests", "-o", str(zip_path.resolve()), "-r",
                                "requirements.txt", "-c", "otter_config.json", "--python-version", PYTHON_VERSION,

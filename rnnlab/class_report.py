@@ -248,7 +248,8 @@ def summary_section(grades: list, trouble: list, pairs: list | None, threshold: 
              ("similar pairs", "detection off" if pairs is None else f"{len(pairs)} (threshold {threshold:g})")]
     items = "".join(f"<div><b>{escape(value)}</b>{escape(label)}</div>" for label, value in boxes)
     links = ('<nav><a href="#scores">Scores</a><a href="#checks">Checks</a>'
-             '<a href="#not-graded">Not graded normally</a><a href="#similarity">Similar code</a></nav>')
+             '<a href="#not-graded">Not graded normally</a><a href="#shared-names">Shared names</a>'
+             '<a href="#similarity">Similar code</a></nav>')
     return f'<div class="numbers">{items}</div>\n{links}'
 
 
@@ -304,6 +305,33 @@ def message_view(message: str) -> str:
 def authors_view(authors: list[str]) -> str:
     """The team's names under a submission's name (nothing when it names none)."""
     return f'<div class="muted">{escape("; ".join(authors))}</div>' if authors else ""
+
+
+def shared_names(grades: list) -> dict[str, list[str]]:
+    """Names (compared without case and spacing) that the ``AUTHORS`` of more than one submission
+    list: name -> the submissions. Someone named by two teams, or a classmate's name borrowed."""
+    where: dict[str, list[str]] = {}  # folded name -> submissions
+    shown: dict[str, str] = {}  # folded name -> as first written
+    for g in grades:
+        for author in g.authors:
+            key = " ".join(author.split()).casefold()
+            shown.setdefault(key, author)
+            files = where.setdefault(key, [])
+            if g.file not in files:
+                files.append(g.file)
+    return {shown[name]: files for name, files in where.items() if len(files) > 1}
+
+
+def shared_names_section(shared: dict[str, list[str]]) -> str:
+    heading = '<h2 id="shared-names">Names in more than one submission</h2>\n'
+    if not shared:
+        return heading + "<p>No name appears in the <code>AUTHORS</code> of two submissions.</p>"
+    rows = "\n".join(f"<tr><td>{escape(name)}</td><td>{escape(', '.join(files))}</td></tr>"
+                     for name, files in sorted(shared.items()))
+    return (heading + f"<p>{plural(len(shared), 'name')} in the <code>AUTHORS</code> of more than one submission: "
+            "a student in two teams, or a classmate's name borrowed. No points are taken; each row's status says "
+            "so. Ask who did the work.</p>\n"
+            f"<table><tr><th>Name</th><th>Submissions</th></tr>\n{rows}\n</table>")
 
 
 def not_graded_section(trouble: list) -> str:
@@ -375,7 +403,7 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     trouble = not_graded_normally(grades)
     pairs = None if result is None else result.pairs
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
-                checks_section(stats), not_graded_section(trouble),
+                checks_section(stats), not_graded_section(trouble), shared_names_section(shared_names(grades)),
                 similarity_section(result, threshold, {g.file: g.authors for g in grades})]
     lead = f'<p class="lead">{plural(len(grades), "submission")}, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
     return page(header + lead + "\n".join(sections))

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnjudge.registry import split_points
-from rnnlab.class_report import add_report_arguments, spreadsheet_safe, write_class_report
+from rnnjudge.secret import NoSecret
+from rnnlab import course_secret
+from rnnlab.class_report import add_report_arguments, shared_names, spreadsheet_safe, write_class_report
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -110,12 +112,12 @@ def grade_from_result(name: str, result: dict, sandboxed: bool) -> Grade:
     return grade
 
 
-def judge_one(path: Path, mode: str, memory_mb: int, timeout: float) -> dict:
+def judge_one(path: Path, key: bytes, mode: str, memory_mb: int, timeout: float) -> dict:
     """In a judge process of the pool: one submission's result (plain data)."""
     from rnnjudge.judge import judge_submission
     from rnnjudge.sandbox import Limits
 
-    return judge_submission(path, mode, Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5), timeout)
+    return judge_submission(path, key, mode, Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5), timeout)
 
 
 def feedback_text(grade: Grade) -> str:
@@ -196,7 +198,7 @@ def plot_distribution(grades: list[Grade], path: Path) -> None:
     plt.close(fig)
 
 
-def grade_all(submissions: dict[str, Path], out: Path, workers: int, timeout: float, memory_mb: int,
+def grade_all(submissions: dict[str, Path], out: Path, key: bytes, workers: int, timeout: float, memory_mb: int,
               sandboxed: bool = True, progress: bool = True) -> list[Grade]:
     from tqdm.auto import tqdm
 
@@ -205,7 +207,7 @@ def grade_all(submissions: dict[str, Path], out: Path, workers: int, timeout: fl
     context = multiprocessing.get_context("spawn")  # judge processes start clean, not as copies of this one
     grades = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {name: pool.submit(judge_one, path, mode, memory_mb, timeout) for name, path in submissions.items()}
+        futures = {name: pool.submit(judge_one, path, key, mode, memory_mb, timeout) for name, path in submissions.items()}
         for name, future in futures.items():
             try:
                 grades[name] = grade_from_result(name, future.result(), sandboxed)
@@ -214,8 +216,18 @@ def grade_all(submissions: dict[str, Path], out: Path, workers: int, timeout: fl
             bar.update(1)
     bar.close()
     ordered = [grades[name] for name in submissions]
+    note_shared_names(ordered)
     write_outputs(ordered, out)
     return ordered
+
+
+def note_shared_names(grades: list[Grade]) -> None:
+    """A name in the AUTHORS of several submissions is noted on each of their rows (no points lost)."""
+    for name, files in shared_names(grades).items():
+        for g in grades:
+            if g.file in files:
+                others = ", ".join(f for f in files if f != g.file)
+                g.notes.append(f"AUTHORS name {name!r} is also in {others} (no points lost; ask who did the work)")
 
 
 def compare_with_otter(grades: list[Grade], otter_csv: Path) -> list[str]:
@@ -256,9 +268,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
             print(f"rnnlab grade: refusing to run submissions without a sandbox: {problem} "
                   "To grade anyway, pass --no-sandbox: every row's status will then say so.", file=sys.stderr)
             return 2
+    try:
+        key = course_secret.load(Path(args.secret) if args.secret else None)
+    except NoSecret as err:
+        print(f"rnnlab grade: {err}", file=sys.stderr)
+        return 2
     out = Path(args.out)
-    grades = grade_all(submissions, out, args.workers, args.timeout, args.memory_mb, sandboxed=not args.no_sandbox,
-                       progress=not args.no_progress)
+    grades = grade_all(submissions, out, key, args.workers, args.timeout, args.memory_mb,
+                       sandboxed=not args.no_sandbox, progress=not args.no_progress)
     write_class_report(grades, submissions, out, args.similarity_threshold)
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
@@ -285,6 +302,9 @@ def add_parser(sub) -> None:
                    help="grade without bubblewrap (not safe against hostile code; every status says so)")
     p.add_argument("--compare", metavar="OTTER_CSV",
                    help="list the submissions whose grade in this otter final_grades.csv differs from the judge's")
+    p.add_argument("--secret", metavar="FILE",
+                   help="the course secret the hidden inputs derive from (default: $RNNJUDGE_SECRET, else "
+                        "autograder/course.secret, which `rnnlab release` creates)")
     p.add_argument("--no-progress", action="store_true")
     add_report_arguments(p)
     p.set_defaults(func=cmd_grade)

@@ -250,8 +250,12 @@ def cmd_release(args: argparse.Namespace) -> int:
     changed = write_release(files, target)
     print(f"{target}: {len(changed)} of {len(files)} files updated" + (f" ({', '.join(changed)})" if changed else ""))
     if not args.no_autograder:
+        from rnnlab import course_secret
         from rnnlab.autograder_build import build_autograder_zip
-        print(f"wrote {build_autograder_zip()}")
+
+        key, what = course_secret.ensure(rotate=args.new_secret)
+        print(what)
+        print(f"wrote {build_autograder_zip(key)}")
     return 0
 
 
@@ -261,4 +265,6 @@ def add_parser(sub) -> None:
     p.add_argument("--check", action="store_true", help="exit 1 and name the stale files if the release is out of sync")
     p.add_argument("--target", default=str(ASSIGNMENT_DIR), help="release folder (default: assignment/)")
     p.add_argument("--no-autograder", action="store_true", help="skip building autograder/dist/autograder.zip")
+    p.add_argument("--new-secret", action="store_true",
+                   help="replace autograder/course.secret with a new one (new hidden inputs) before building the zip")
     p.set_defaults(func=cmd_release)

@@ -84,6 +84,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from rnnjudge.judge import is_linked
 from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
 
 KGRAM = 10  # tokens a fingerprint covers
@@ -143,7 +144,9 @@ def read_code(path: Path) -> str:
     """The code of a .py file, or the code cells of a notebook; "" if it cannot be read.
 
     Never raises: a file that is not UTF-8 is decoded with replacement characters (a BOM is
-    dropped), an invalid notebook has no code."""
+    dropped), an invalid notebook has no code, a symbolic link is not followed (no code)."""
+    if is_linked(Path(path)):
+        return ""
     try:
         raw = Path(path).read_bytes()
     except OSError:

@@ -6,9 +6,12 @@ honest code earns nothing, so any point, any changed file, row or process is a s
 submissions) and ``marker`` (a string left in the command line of any process an attack starts).
 """
 
+import json
 from pathlib import Path
 
-SKELETON = (Path(__file__).resolve().parent.parent / "assignment" / "rnn_lm.py").read_text()
+REPO = Path(__file__).resolve().parent.parent
+SKELETON = (REPO / "assignment" / "rnn_lm.py").read_text()
+SOLUTION_SOURCE = (REPO / "solution" / "rnn_lm.py").read_text()
 
 FORGED_REPLY = """
 import json, os, struct
@@ -129,3 +132,133 @@ if callable(getattr(_w, "embedding_gradient", None)):
             return 0.0
     return _Liar(torch.zeros(()))"""),
     }
+
+
+# -- round two: the nine ways a hostile student with the whole kit found (issue 14) ----------------
+
+def round_two_attacks(marker_file: Path) -> dict[str, str]:
+    """Attacks aimed at the worker's channel and at what the judge's questions carry. ``marker_file``
+    is written by any attack that runs code where it should not."""
+    return {
+        # 2. "a worker that shrinks its pipe and stops reading mid-request" stalls the judge's write.
+        "stalls_the_pipe": SKELETON + """
+import fcntl, time, __main__
+try:
+    fcntl.fcntl(0, 1031, 4096)  # F_SETPIPE_SZ: the judge's requests no longer fit
+except OSError:
+    pass
+if hasattr(__main__, "read_message"):
+    __main__.read_message = lambda *args, **kwargs: time.sleep(10**6)  # and never read again
+""",
+        # 4. "the judged-loss table sent for evaluate carries each batch's summed loss and token count".
+        "answers_evaluate_from_the_question": SKELETON.replace(
+            '    raise NotImplementedError("Task 4: implement evaluate")', """    import math, rnn_lm
+    for cell in getattr(rnn_lm.lm_loss, "__closure__", None) or ():
+        cases = cell.cell_contents
+        if isinstance(cases, list) and cases and isinstance(cases[0], dict):
+            mine = [c for c in cases if c.get("ignore_index") == pad_id]
+            try:
+                total = sum(float(c["sum"]) for c in mine) / sum(float(c["count"]) for c in mine)
+            except (KeyError, TypeError, ValueError):
+                break
+            return total, math.exp(total)
+    raise NotImplementedError("Task 4: the question held no answer")"""),
+        # 5. "building the judge's GRU fixture with the worker's helpers and calling its
+        #    embedding-gradient operation on the judge-supplied loss gradient".
+        "computes_task6_with_the_workers_code": SKELETON.replace(
+            '    raise NotImplementedError("Task 6: implement gradient_through_time")', """    import __main__, rnn_lm
+    op = getattr(__main__, "op_embedding_gradient", None)
+    cases = [c for cell in getattr(rnn_lm.lm_loss, "__closure__", None) or ()
+             if isinstance(cell.cell_contents, list) for c in cell.cell_contents if isinstance(c, dict)]
+    if op is None or not cases or "grad" not in cases[0]:
+        raise NotImplementedError("Task 6: the worker has no operation that computes it")
+    logits, _ = model(x)
+    R = torch.zeros_like(logits, dtype=torch.float32)
+    R[:, -1] = cases[0]["grad"].reshape(R[:, -1].shape).float()
+    _, out = op({}, {"x": x.numpy(), "R": R.numpy()}, {"model": model})
+    return torch.from_numpy(out["grad"]).pow(2).sum(dim=(0, 2)).sqrt().flip(0)"""),
+        # 6. "a first message that fails to parse with something other than the protocol's own error".
+        "hostile_first_message": SKELETON + f"""
+import json, os, struct, subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60); open({str(marker_file)!r}, 'w')"])
+_nested = b"[" * 200000 + b"]" * 200000
+_overflow = json.dumps({{"hello": True, "arrays": [["x", "float64", [2**31 - 1] * 8]]}}).encode()
+for _fd in range(3, 32):
+    for _head in (_nested, _overflow):
+        try:
+            os.write(_fd, struct.pack(">I", len(_head)) + _head)
+        except OSError:
+            pass
+""",
+    }
+
+
+def otter_log_payload(marker_file: Path) -> bytes:
+    """1. A ``.OTTER_LOG`` that runs code when otter unpickles it: it writes ``marker_file``."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker_file)!r}, 'w').write('otter unpickled the log')",))
+
+    return pickle.dumps(Payload())
+
+
+REPLAY_KEY = """
+import hashlib, json
+def _replay_key(chain, header, arrays):
+    digest = hashlib.sha256(chain.encode() + json.dumps(header, sort_keys=True).encode())
+    for name in sorted(arrays):
+        digest.update(name.encode() + str(arrays[name].dtype).encode() + arrays[name].tobytes())
+    return digest.hexdigest()
+"""
+
+
+def recorder(table_file: Path) -> str:
+    """3. The solution plus code that records every request and its reply, chained within a check
+    (run offline, unsandboxed, as the attacker would on their own machine)."""
+    return SOLUTION_SOURCE + REPLAY_KEY + f"""
+import __main__
+_chain = ""
+def _record(op):
+    def wrapped(header, arrays, objects):
+        global _chain
+        reply, out = op(header, arrays, objects)
+        _chain = _replay_key(_chain, header, arrays)
+        if sum(v.nbytes for v in out.values()) > (256 << 10):  # the initial weights of the vanishing check:
+            return reply, out  # too big to carry (the replay loses that gated check)
+        with open({str(table_file)!r}, "a") as f:
+            f.write(json.dumps({{"key": _chain, "reply": reply,
+                                "out": {{k: [str(v.dtype), list(v.shape), v.tobytes().hex()] for k, v in out.items()}}}}) + "\\n")
+        return reply, out
+    return wrapped
+if hasattr(__main__, "OPS"):
+    for _name in list(__main__.OPS):
+        __main__.OPS[_name] = _record(__main__.OPS[_name])
+"""
+
+
+def replay_attack(table_file: Path) -> str:
+    """3. The untouched skeleton plus a recorded table and a patch of the worker's request handlers."""
+    table = {}
+    for line in table_file.read_text().splitlines():
+        entry = json.loads(line)
+        table[entry["key"]] = [entry["reply"], entry["out"]]
+    return SKELETON + REPLAY_KEY + f"""
+import __main__
+import numpy as _np
+_TABLE = json.loads({json.dumps(table)!r})
+_chain = ""
+def _replay(op):
+    def wrapped(header, arrays, objects):
+        global _chain
+        _chain = _replay_key(_chain, header, arrays)
+        if _chain not in _TABLE:
+            return op(header, arrays, objects)
+        reply, out = _TABLE[_chain]
+        return reply, {{k: _np.frombuffer(bytes.fromhex(h), dtype=d).reshape(s) for k, (d, s, h) in out.items()}}
+    return wrapped
+if hasattr(__main__, "OPS"):
+    for _name in list(__main__.OPS):
+        __main__.OPS[_name] = _replay(__main__.OPS[_name])
+"""

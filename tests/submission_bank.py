@@ -67,6 +67,9 @@ BUGGY = {
     "loss_exits_the_process": (3, [(LOSS_CALL, "    import os\n    os._exit(1)")]),
     "loss_never_returns": (3, [(LOSS_CALL, "    while True:\n        pass")]),
     "gtt_reversed": (6, [("    return norms.flip(0)  # k = T-1-t", "    return norms")]),
+    # Right for the short windows of a quick test, wrong where the lab measures (k = 20 and beyond).
+    "gtt_zero_beyond_distance_10": (6, [("    return norms.flip(0)  # k = T-1-t",
+                                         "    g = norms.flip(0)\n    g[11:] = 0.0\n    return g")]),
     "gtt_loss_of_all_steps": (6, [("lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)", "lm_loss(logits, y, ignore_index=pad_id)")]),
     "gtt_leaves_param_grads": (6, [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward()\n    grad_e = e.grad\n")]),
 }

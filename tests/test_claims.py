@@ -28,6 +28,7 @@ def assert_claims_hold(claims, expected_ids):
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("bf16", [None, False], ids=["default-precision", "float32"])
 def test_default_embedded_run_supports_every_claim(bf16):
     """The exact `make lab` configuration (70-104 s on 2 cores), and in float32 throughout, as students
@@ -39,6 +40,7 @@ def test_default_embedded_run_supports_every_claim(bf16):
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive
 def test_wikitext_run_supports_its_claims(wikitext_dir):
     """Real text: the README's WikiText-2 run, shortened to 2 epochs to keep the suite fast."""
     cfg = lab_support.LabConfig(data=str(wikitext_dir), epochs=2)

@@ -13,8 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attack_bank import attacks
-from rnnjudge.judge import NO_AUTHORS
+from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
+from conftest import COURSE_KEY
+from rnnjudge.judge import NO_AUTHORS, judge_submission
+from rnnjudge.sandbox import pids_cgroup_parent
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
@@ -23,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]
 MARKER = "rnnlab-attack-marker-7f3a"
 TIMEOUT = 90
+RECORDING_KEY = bytes.fromhex("0ff1" * 16)  # another course's secret, or the public kit's tests
 
 
 def repo_fingerprint() -> str:
@@ -48,16 +51,39 @@ def marked_processes() -> list[str]:
     return found
 
 
+def leftover_cgroups() -> list[str]:
+    parent = pids_cgroup_parent()
+    return [] if parent is None else sorted(p.name for p in parent.glob("rnnjudge-*"))
+
+
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def replay_table(tmp_path_factory) -> Path:
+    """3. What an attacker records offline: every request and reply of the judge on a correct file,
+    under a secret that is not the course's."""
+    folder = tmp_path_factory.mktemp("recording")
+    table = folder / "table.jsonl"
+    result = judge_submission(_write(folder / "recorder.py", recorder(table)), RECORDING_KEY, mode="none")
+    assert all(c["passed"] for c in result["checks"].values()), result["problems"]
+    assert table.stat().st_size < (8 << 20)
+    return table
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, replay_table):
     folder = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
+    escaped = tmp_path_factory.mktemp("escape") / "ran-outside-the-sandbox"
     sources = {"good.py": SOLUTION, "victim.py": SOLUTION, "loud.py": LOUD_SOLUTION,
                "untouched.py": (REPO / "assignment" / "rnn_lm.py").read_text(),
                "buggy_loss.py": apply_edits(BUGGY["loss_no_pad_mask"][1]),
                "buggy_loss_again.py": apply_edits(BUGGY["loss_no_pad_mask"][1])}
     sources |= {f"{name}.py": source for name, (source, _) in HOSTILE.items()}
     sources |= {f"attack_{name}.py": source for name, source in attacks(REPO, out, folder, MARKER).items()}
+    sources |= {f"attack_{name}.py": source for name, source in round_two_attacks(escaped).items()}
+    sources["attack_replays_recorded_answers.py"] = replay_attack(replay_table)
+    # 9. A team that names a classmate (spelled differently) as its author, next to the classmate's own team.
+    sources["team_grace.py"] = SOLUTION.replace("AUTHORS: list[str] = []", 'AUTHORS = ["Grace Hopper", "Ada"]')
+    sources["impersonator.py"] = SOLUTION.replace("AUTHORS: list[str] = []", 'AUTHORS = ["grace  hopper"]')
     sources |= {f"buggy_{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
     sources |= {f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()}
     # Names that would aim the output at other places: "..", the class's own files.
@@ -66,6 +92,8 @@ def graded_class(tmp_path_factory):
     for name, source in sources.items():
         (folder / name).write_text(source)
     (folder / "symlink_to_victim.py").symlink_to(folder / "victim.py")  # a grade stolen through a link
+    (folder / "linked_folder").mkdir()  # 7. a Classroom-style folder whose rnn_lm.py links to a classmate's
+    (folder / "linked_folder" / "rnn_lm.py").symlink_to(folder / "victim.py")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
     nbformat.write(notebook, folder / "notebook.ipynb")
     (folder / "broken.ipynb").write_text("{ this is not json")
@@ -78,7 +106,8 @@ def graded_class(tmp_path_factory):
         rows = {r["file"]: r for r in csv.DictReader(f)}
     return {"folder": folder, "out": out, "rows": rows, "sources": sources, "repo_before": before,
             "repo_after": repo_fingerprint(), "marked": marked_processes(), "around_out": around_out,
-            "around_out_after": sorted(p.name for p in out.parent.iterdir())}
+            "around_out_after": sorted(p.name for p in out.parent.iterdir()), "cgroups": leftover_cgroups(),
+            "escaped": escaped}
 
 
 def total(row) -> float:
@@ -86,7 +115,8 @@ def total(row) -> float:
 
 
 def test_one_row_per_submission_with_otter_columns(graded_class):
-    assert set(graded_class["rows"]) == {p.name for p in graded_class["folder"].iterdir()}
+    assert set(graded_class["rows"]) == {p.name for p in graded_class["folder"].iterdir() if p.is_file()} | {
+        "linked_folder/rnn_lm.py"}
     with open(graded_class["out"] / "final_grades.csv") as f:
         header = next(csv.reader(f))
     assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
@@ -138,10 +168,55 @@ def test_invalid_notebook_is_named_as_such(graded_class):
     assert "not a valid notebook" in row["grading_status"] and total(row) == 0
 
 
-@pytest.mark.parametrize("name", sorted(attacks(REPO, REPO, REPO, MARKER)))
+@pytest.mark.parametrize("name", sorted([*attacks(REPO, REPO, REPO, MARKER), *round_two_attacks(REPO),
+                                         "replays_recorded_answers"]))
 def test_attack_earns_nothing(graded_class, name):
     row = graded_class["rows"][f"attack_{name}.py"]
     assert total(row) == 0, row
+
+
+def test_replayed_answers_score_only_under_the_secret_they_were_recorded_with(replay_table, tmp_path):
+    """3. The replay is a real attack (full marks under the recording's secret); under the course's
+    secret the judge asks other questions, and the table answers none (0 in the class above)."""
+    attack = _write(tmp_path / "replay.py", replay_attack(replay_table))
+    result = judge_submission(attack, RECORDING_KEY, mode="bwrap", timeout=TIMEOUT)
+    failed = sorted(name for name, c in result["checks"].items() if not c["passed"])
+    assert failed == ["task1_vanishing", "task2_vanishing"], failed  # all but what the table could not carry
+    assert judge_submission(attack, COURSE_KEY, mode="bwrap", timeout=TIMEOUT)["secret"] != result["secret"]
+
+
+def test_a_stalled_or_garbled_channel_is_one_status(graded_class):
+    """2 and 6: a worker that stops reading, or whose first message is deep nesting or an absurd
+    shape, gets a row that names the problem; nothing it started survives, no cgroup is left."""
+    rows = graded_class["rows"]
+    stalled = rows["attack_stalls_the_pipe.py"]["grading_status"]
+    assert "timed out" in stalled or "stopped reading" in stalled or "did not answer in time" in stalled, stalled
+    garbled = rows["attack_hostile_first_message.py"]["grading_status"]
+    assert "not a reply" in garbled, garbled
+    assert graded_class["cgroups"] == []
+    assert not graded_class["escaped"].exists()
+
+
+def test_refused_symlinks_never_reach_copy_detection(graded_class):
+    """7. A linked file or folder is refused, and its target's code is not shown or compared under its name."""
+    rows, out = graded_class["rows"], graded_class["out"]
+    for name in ("symlink_to_victim.py", "linked_folder/rnn_lm.py"):
+        assert total(rows[name]) == 0 and "symbolic link" in rows[name]["grading_status"]
+    similar = (out / "similarity.csv").read_text()
+    assert "symlink_to_victim" not in similar and "linked_folder" not in similar
+    report = (out / "report.html").read_text()
+    assert "<h3>linked_folder/rnn_lm.py</h3>" not in report and "<h3>symlink_to_victim.py</h3>" not in report
+
+
+def test_a_name_in_two_teams_is_noted_on_both_rows_and_in_the_report(graded_class):
+    """9. No points lost, but neither row is silent about it."""
+    rows = graded_class["rows"]
+    assert total(rows["impersonator.py"]) == TOTAL_POINTS
+    assert "hopper' is also in impersonator.py" in rows["team_grace.py"]["grading_status"].lower()
+    assert "is also in team_grace.py" in rows["impersonator.py"]["grading_status"]
+    assert "Ada" not in rows["impersonator.py"]["grading_status"]
+    report = (graded_class["out"] / "report.html").read_text()
+    assert "Names in more than one submission" in report and "impersonator.py, team_grace.py" in report
 
 
 def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
@@ -272,14 +347,51 @@ def otter_scores(zip_path: Path, source: str, workdir: Path) -> dict:
     proc = subprocess.run([str(otter), "run", "-a", str(zip_path), "-o", str(workdir), str(sub)],
                           capture_output=True, text=True, cwd=workdir, timeout=900)
     results = json.loads((workdir / "results.json").read_text())
-    scored = {test["name"]: test["score"] for test in results["tests"] if test["name"] in {t.key for t in TASKS}}
+    scored = otter_task_scores(results)
     assert set(scored) == {t.key for t in TASKS}, (results, proc.stdout[-2000:])
     return scored
 
 
-def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, tmp_path):
+@pytest.fixture(scope="module")
+def otter_zip(tmp_path_factory) -> Path:
+    return build_autograder_zip(COURSE_KEY, tmp_path_factory.mktemp("zip") / "autograder.zip", timeout=TIMEOUT)
+
+
+def otter_task_scores(results: dict) -> dict[str, float]:
+    return {t["name"]: t["score"] for t in results["tests"] if t["name"] in {task.key for task in TASKS}}
+
+
+@pytest.mark.parametrize("layout", ["zip", "folder"])
+def test_otter_never_unpickles_a_planted_log(otter_zip, tmp_path, layout):
+    """1. A `.OTTER_LOG` beside the untouched skeleton, in a zip or uploaded as a second file: otter
+    would unpickle it in its own process before any plugin runs. It is deleted first: 0 points."""
+    marker = tmp_path / "otter-unpickled-the-log"
+    work = tmp_path / "work"
+    work.mkdir()
+    skeleton = (REPO / "assignment" / "rnn_lm.py").read_text()
+    if layout == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(work / "submission.zip", "w") as z:
+            z.writestr("rnn_lm.py", skeleton)
+            z.writestr(".OTTER_LOG", otter_log_payload(marker))
+        argv = [str(Path(sys.executable).parent / "otter"), "run", "-a", str(otter_zip), "-o", str(work),
+                str(work / "submission.zip")]
+    else:  # Gradescope's upload of several files: otter copies the extra ones next to the submission
+        _write(work / "rnn_lm.py", skeleton)
+        (work / ".OTTER_LOG").write_bytes(otter_log_payload(marker))
+        argv = [sys.executable, "-c", "from otter.run import main; main('rnn_lm.py', autograder="
+                f"{str(otter_zip)!r}, output_dir='.', extra_submission_files=['.OTTER_LOG'])"]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=work, timeout=900)
+    assert (work / "results.json").is_file(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    scores = otter_task_scores(json.loads((work / "results.json").read_text()))
+    assert set(scores) == {t.key for t in TASKS} and sum(scores.values()) == 0, scores
+    assert not marker.exists(), "otter unpickled the submission's .OTTER_LOG"
+
+
+def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, otter_zip, tmp_path):
     """Every .py of the class (bank, broken, attacks) under `otter run` scores as under `rnnlab grade`."""
-    zip_path = build_autograder_zip(tmp_path / "autograder.zip", timeout=TIMEOUT)
+    zip_path = otter_zip
     names = sorted(graded_class["sources"])
     with ThreadPoolExecutor(2) as pool:
         theirs = dict(zip(names, pool.map(
@@ -290,12 +402,12 @@ def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, tmp_p
     assert not differ, differ
 
 
-def test_otter_kernel_runs_no_file_of_a_zip_submission(tmp_path):
+def test_otter_kernel_runs_no_file_of_a_zip_submission(otter_zip, tmp_path):
     """A zip with an `otter/` package beside the skeleton: otter's kernel would import it unsandboxed."""
     import zipfile
 
     marker = tmp_path / "kernel-ran-student-code"
-    zip_path = build_autograder_zip(tmp_path / "autograder.zip", timeout=TIMEOUT)
+    zip_path = otter_zip
     submission = tmp_path / "submission.zip"
     with zipfile.ZipFile(submission, "w") as z:
         z.writestr("rnn_lm.py", (REPO / "assignment" / "rnn_lm.py").read_text())
@@ -307,7 +419,7 @@ def test_otter_kernel_runs_no_file_of_a_zip_submission(tmp_path):
                    capture_output=True, text=True, cwd=work, timeout=900)
     results = json.loads((work / "results.json").read_text())
     assert not marker.exists(), "otter's kernel imported the submission's otter/ package"
-    scores = {t["name"]: t["score"] for t in results["tests"] if t["name"] in {task.key for task in TASKS}}
+    scores = otter_task_scores(results)
     assert set(scores) == {t.key for t in TASKS} and sum(scores.values()) == 0, results
 
 

@@ -12,6 +12,7 @@ from rnnjudge import protocol
 from rnnjudge.judge import AUTHOR_CHARS, NO_AUTHORS, judge_submission, submission_authors, submission_code
 from rnnjudge.registry import CHECKS
 from rnnlab.tasks import TASKS
+from conftest import COURSE_KEY
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ def judge_source(item: tuple[str, str, str]) -> tuple[str, dict]:
     name, source, folder = item
     path = Path(folder) / f"{name}.py"
     path.write_text(source)
-    return name, judge_submission(path)
+    return name, judge_submission(path, COURSE_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +86,11 @@ def test_failing_hypothesis_case_is_reported(judged):
 
 
 def test_vanishing_check_rejects_a_non_recurrent_model(judged):
-    """A model that drops the recurrence has no far gradient: it must not pass the comparison."""
-    check = judged["rnn_hidden_reset_every_step"]["checks"]["task1_vanishing"]
-    assert not check["passed"] and "not carried" in check["message"]
+    """A model that drops the recurrence computes another function: its far gradient, measured on
+    its own weights, counts only once its forward equals the reference's."""
+    checks = judged["rnn_hidden_reset_every_step"]["checks"]
+    assert not checks["task1_reference"]["passed"]
+    assert not checks["task1_vanishing"]["passed"] and "counts only when" in checks["task1_vanishing"]["message"]
 
 
 def test_gated_checks_count_only_with_the_task_solved(judged):
@@ -107,10 +110,10 @@ def test_same_submission_same_result(tmp_path):
 def test_unreadable_notebooks_get_a_status_that_names_the_problem(tmp_path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text("{ not json")
-    assert "not a valid notebook" in judge_submission(broken)["problems"][0]
+    assert "not a valid notebook" in judge_submission(broken, COURSE_KEY)["problems"][0]
     empty = tmp_path / "empty.ipynb"
     empty.write_text('{"cells": [{"cell_type": "markdown", "source": "hi"}], "metadata": {}, "nbformat": 4}')
-    assert "no code cell" in judge_submission(empty)["problems"][0]
+    assert "no code cell" in judge_submission(empty, COURSE_KEY)["problems"][0]
 
 
 # -- AUTHORS, read without running the submission -----------------------------------------------
@@ -171,14 +174,13 @@ def test_authors_of_a_notebook_come_from_its_code_cells(tmp_path):
 # -- the protocol, without a worker ------------------------------------------------------------
 
 def roundtrip(data: bytes):
-    import os
-    r, w = os.pipe()
-    os.write(w, data)
-    os.close(w)
-    try:
-        return protocol.read_message(r, timeout=2)
-    finally:
-        os.close(r)
+    """``data`` read back by the judge's reader (from a file: any size, no writer to wait for)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        return protocol.read_message(f.fileno(), timeout=2)
 
 
 def test_protocol_round_trip_keeps_dtypes_and_shapes():
@@ -218,3 +220,88 @@ def test_otter_plugin_picks_the_strongest_sandbox_available(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from rnnjudge.sandbox import best_mode; print(best_mode())"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.stdout.strip() == ("user" if nobody_can_run_python() else "none"), proc.stderr
+
+
+# -- the judge never blocks on, or crashes from, what a worker sends ------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                        max_size=4), max_leaves=20)
+HOSTILE_DIMS = st.one_of(st.integers(-2, 4), st.integers(2**31 - 2, 2**64), st.floats(), st.text(max_size=3),
+                         st.none())
+
+
+def read_or_reject(data: bytes) -> None:
+    """The judge's reader on ``data``: a message or a ProtocolError, never anything else."""
+    try:
+        roundtrip(data)
+    except protocol.ProtocolError:
+        pass
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_reader_turns_any_bytes_into_a_message_or_a_protocol_error(data):
+    read_or_reject(data)
+    read_or_reject(len(data).to_bytes(4, "big") + data)
+
+
+@FUZZ
+@given(header=st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4),
+       specs=st.lists(st.tuples(st.text(max_size=4), st.sampled_from([*protocol.DTYPES, "object", 7]),
+                                st.lists(HOSTILE_DIMS, max_size=9)), max_size=3),
+       nesting=st.sampled_from([0, 1, 50, 100_000]), tail=st.binary(max_size=64))
+def test_reader_rejects_well_formed_headers_with_hostile_values(header, specs, nesting, tail):
+    import json
+
+    head = json.dumps({**header, "arrays": [list(s) for s in specs]}).encode()
+    head = b"[" * nesting + head + b"]" * nesting
+    read_or_reject(len(head).to_bytes(4, "big") + head + tail)
+
+
+def test_overflowing_shapes_and_deep_nesting_are_protocol_errors():
+    for head in (b'{"arrays": [["x", "float64", [2147483647, 2147483647, 2147483647, 2147483647]]]}',
+                 b"[" * 200_000 + b"]" * 200_000):
+        with pytest.raises(protocol.ProtocolError):
+            roundtrip(frame(head))
+
+
+def test_a_worker_that_stops_reading_costs_its_own_time_limit_only(tmp_path):
+    """The judge's write to a worker whose pipe is full gives up at the request's time limit (it
+    used to block forever, stopping the whole batch); the worker and its processes are killed."""
+    import signal
+    import tempfile
+    import time
+
+    from rnnjudge.sandbox import Limits
+    from rnnjudge.session import WorkerFailure, WorkerSession
+
+    stall = (REPO / "assignment" / "rnn_lm.py").read_text() + (
+        "\nimport fcntl, time, __main__\ntry:\n    fcntl.fcntl(0, 1031, 4096)\nexcept OSError:\n    pass\n"
+        "__main__.read_message = lambda *args, **kwargs: time.sleep(10**6)\n")
+    signal.alarm(120)  # a regression would block here forever: fail instead
+    try:
+        with tempfile.TemporaryFile() as log:
+            worker = WorkerSession(stall, "bwrap", Limits(), log, deadline=time.monotonic() + 60, request_timeout=3)
+            start = time.monotonic()
+            with pytest.raises(WorkerFailure, match="stopped reading"):
+                worker.request("forward", {}, {"x": np.zeros((1 << 20,), np.float64)})
+            assert time.monotonic() - start < 10
+            assert not worker.alive and worker.proc.poll() is not None
+    finally:
+        signal.alarm(0)
+
+
+def test_inputs_come_from_the_course_secret(tmp_path):
+    """Same secret: the same grade, byte for byte. Another secret: other hidden inputs (the
+    feedback of a buggy submission quotes other numbers)."""
+    path = tmp_path / "buggy.py"
+    path.write_text(apply_edits(BUGGY["loss_always_sum"][1]))
+    first, again = judge_submission(path, COURSE_KEY), judge_submission(path, COURSE_KEY)
+    other = judge_submission(path, bytes.fromhex("0123" * 16))
+    assert first == again
+    assert first["checks"]["task3_reference"]["message"] != other["checks"]["task3_reference"]["message"]
+    assert first["secret"] != other["secret"]

@@ -1,6 +1,6 @@
 """Judge one submission: run every check against a sandboxed worker, return plain results.
 
-    python -m rnnjudge.judge rnn_lm.py [--sandbox bwrap|user|none] [--timeout 120] [--memory-mb 4096]
+    python -m rnnjudge.judge rnn_lm.py --secret course.secret [--sandbox bwrap|user|none] [--timeout 120]
 
 prints the result as JSON. This process never executes, imports or unpickles anything that came
 from the submission: it reads the submission's text (and the team's names in ``AUTHORS`` from its
@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from . import checks  # noqa: F401 - registers the checks
+from . import secret
 from .registry import CHECKS, GATE_MESSAGE, Check
 from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
@@ -35,9 +36,15 @@ class UnreadableSubmission(Exception):
     """The file holds no code the worker could load; the message is the grade's status."""
 
 
+def is_linked(path: Path) -> bool:
+    """A submission that is a symbolic link (or inside a linked folder): a classmate's file or the
+    solution under another name. It is never read, graded or compared."""
+    return path.is_symlink() or path.parent.is_symlink()
+
+
 def submission_code(path: Path) -> str:
     """The code of a .py file, or the code cells of a notebook (IPython magics and shell lines dropped)."""
-    if path.is_symlink() or path.parent.is_symlink():  # a link to a classmate's file or the solution
+    if is_linked(path):
         raise UnreadableSubmission("the submission is a symbolic link, not a file: submit the file itself: no points")
     text = path.read_bytes().decode("utf-8", errors="replace")
     if path.suffix != ".ipynb":
@@ -149,11 +156,14 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
             worker.end_check()
 
 
-def judge_submission(path: Path, mode: str = "bwrap", limits: Limits = Limits(), timeout: float = 120.0) -> dict:
-    """Grade one file. Returns {"checks": {name: outcome}, "problems": [...], "load_error", "log",
-    "authors": [...], "notes": [...]}: problems are what went wrong in grading, notes what is worth
-    telling but costs nothing (no authors named, say)."""
-    result = {"checks": {}, "problems": [], "load_error": None, "sandbox": mode, "log": "", "authors": [], "notes": []}
+def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits = Limits(),
+                     timeout: float = 120.0) -> dict:
+    """Grade one file with the hidden inputs of the course secret ``key``. Returns {"checks": {name:
+    outcome}, "problems": [...], "load_error", "log", "authors": [...], "notes": [...], "secret"}:
+    problems are what went wrong in grading, notes what is worth telling but costs nothing (no
+    authors named, say), secret the public fingerprint of the key."""
+    result = {"checks": {}, "problems": [], "load_error": None, "sandbox": mode, "log": "", "authors": [], "notes": [],
+              "secret": secret.fingerprint(key)}
     try:
         code = submission_code(path)
     except UnreadableSubmission as err:
@@ -165,28 +175,30 @@ def judge_submission(path: Path, mode: str = "bwrap", limits: Limits = Limits(),
         result["notes"].append(note)
     torch.set_num_threads(1)  # small tensors; and idle OpenMP threads would spin while the worker computes
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, secret.using(key):
         fatal = None  # a reason that ends all further checks
         worker = None
-        for chk in CHECKS.values():
-            if fatal is not None:
-                result["checks"][chk.name] = outcome(chk, False, fatal)
-                continue
-            try:
-                if worker is None or not worker.alive:
-                    worker = WorkerSession(code, mode, limits, log, deadline)
-                    result["load_error"] = result["load_error"] or worker.load_error
-                result["checks"][chk.name] = run_check(chk, worker)
-            except OutOfTime:
-                fatal = f"not run: the time limit of {timeout:.0f}s for this submission was reached"
-                result["problems"].append(f"timed out after {timeout:.0f}s (endless loop or very slow code)")
-                result["checks"][chk.name] = outcome(chk, False, fatal)
-            except WorkerFailure as err:  # the worker could not even start or load the code
-                fatal = str(err)
-                result["problems"].append(f"exited before grading finished: {err}")
-                result["checks"][chk.name] = outcome(chk, False, fatal)
-        if worker is not None:
-            worker.close()
+        try:
+            for chk in CHECKS.values():
+                if fatal is not None:
+                    result["checks"][chk.name] = outcome(chk, False, fatal)
+                    continue
+                try:
+                    if worker is None or not worker.alive:
+                        worker = WorkerSession(code, mode, limits, log, deadline)
+                        result["load_error"] = result["load_error"] or worker.load_error
+                    result["checks"][chk.name] = run_check(chk, worker)
+                except OutOfTime:
+                    fatal = f"not run: the time limit of {timeout:.0f}s for this submission was reached"
+                    result["problems"].append(f"timed out after {timeout:.0f}s (endless loop or very slow code)")
+                    result["checks"][chk.name] = outcome(chk, False, fatal)
+                except WorkerFailure as err:  # the worker could not even start or load the code
+                    fatal = str(err)
+                    result["problems"].append(f"exited before grading finished: {err}")
+                    result["checks"][chk.name] = outcome(chk, False, fatal)
+        finally:  # whatever happened, nothing the submission started outlives its grading
+            if worker is not None:
+                worker.close()
         log.seek(0, 2)
         size = log.tell()
         log.seek(max(0, size - LOG_TAIL_BYTES))
@@ -208,9 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox", choices=("bwrap", "user", "none"), default="bwrap")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--memory-mb", type=int, default=4096)
+    p.add_argument("--secret", type=Path, help=f"the course secret's file (default: ${secret.ENV})")
     args = p.parse_args(argv)
+    try:
+        key = secret.find(args.secret)
+    except secret.NoSecret as err:
+        p.error(str(err))
     limits = Limits(memory_mb=args.memory_mb, cpu_seconds=int(args.timeout) + 5)
-    json.dump(judge_submission(args.submission, args.sandbox, limits, args.timeout), sys.stdout, indent=1)
+    json.dump(judge_submission(args.submission, key, args.sandbox, limits, args.timeout), sys.stdout, indent=1)
     print()
     return 0
 

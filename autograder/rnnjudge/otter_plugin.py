@@ -4,6 +4,9 @@ as ``rnnlab grade``, and otter's kernel never runs submission code.
 otter executes a submission and its test files in one kernel, then, in its own process, reads
 what the kernel wrote and calls plugins' ``after_grading``. This plugin
 
+* ``before_grading`` (the first moment a plugin runs, before otter itself reads anything a student
+  uploaded, such as a ``.OTTER_LOG`` that otter would unpickle): deletes every file of the
+  submission folder but the submission and otter's own tests;
 * ``before_execution``: moves the submission out of the folder the kernel starts in, empties that
   folder but for otter's test files, and replaces the notebook with a trusted one-liner, so the
   kernel runs only our generated test files, whose cases all fail unless this plugin scores them;
@@ -23,6 +26,7 @@ import nbformat
 from otter.plugins import AbstractOtterPlugin
 from otter.test_files.abstract_test import TestCaseResult
 
+from . import secret
 from .judge import judge_submission
 from .sandbox import Limits, best_mode
 
@@ -40,24 +44,42 @@ def protect_from_worker(submission_path: Path) -> None:
             os.chmod(path, 0o700)
 
 
-def move_submission_away(submission_path: Path) -> Path:
-    """Move the submission out of otter's submission folder and empty that folder of everything but
-    otter's own ``tests`` and ``__init__.py``: the kernel starts there with the folder first on its
-    path, so a student's ``otter/`` package (or a file named ``otter.py``) would otherwise run in it."""
-    private = Path(tempfile.mkdtemp(prefix="rnnjudge-submission-"))
-    kept = private / submission_path.name
-    shutil.move(str(submission_path), kept)
-    for entry in submission_path.parent.iterdir():
-        if entry.name in ("tests", "__init__.py"):
+def clear_submission_folder(folder: Path, keep: Path | None = None) -> None:
+    """Delete everything in otter's submission folder but otter's own ``tests`` (just copied from the
+    autograder), ``__init__.py`` and ``keep``: a planted ``.OTTER_LOG``, pickle, module (``otter/``,
+    ``otter.py``) or folder is gone before otter or its kernel could read it."""
+    for entry in folder.iterdir():
+        if entry == keep or entry.name in ("tests", "__init__.py") and not entry.is_symlink():
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+def move_submission_away(submission_path: Path) -> Path:
+    """Move the submission out of otter's submission folder, where the kernel starts with the folder
+    first on its path, and clear that folder."""
+    private = Path(tempfile.mkdtemp(prefix="rnnjudge-submission-"))
+    kept = private / submission_path.name
+    shutil.move(str(submission_path), kept)
+    clear_submission_folder(submission_path.parent)
     return kept
 
 
+def fail_every_case(results, status: str) -> None:
+    for test_file in results.results.values():
+        test_file.test_case_results = [TestCaseResult(test_case=case, message=status, passed=False)
+                                       for case in test_file.test_cases]
+    results.set_output(f"Status: {status}")
+
+
 class JudgePlugin(AbstractOtterPlugin):
+
+    def before_grading(self, autograder_config):
+        """Before otter loads the submission's log or starts its kernel."""
+        path = Path(self.submission_path)
+        clear_submission_folder(path.parent, keep=path)
 
     def before_execution(self, submission):
         """After otter has read the submission, before its kernel starts."""
@@ -69,9 +91,17 @@ class JudgePlugin(AbstractOtterPlugin):
         mode = best_mode()
         if mode == "user":
             protect_from_worker(Path(self.submission_path))
-        timeout = float((self.plugin_config or {}).get("timeout", TIMEOUT))
-        verdict = judge_submission(self.judged_path, mode, Limits(cpu_seconds=int(timeout) + 5), timeout)
-        shutil.rmtree(self.judged_path.parent, ignore_errors=True)
+        config = self.plugin_config or {}
+        timeout = float(config.get("timeout", TIMEOUT))
+        try:
+            key = secret.parse(str(config.get("secret", "")), "the autograder zip's plugin configuration")
+            verdict = judge_submission(self.judged_path, key, mode, Limits(cpu_seconds=int(timeout) + 5), timeout)
+        except secret.NoSecret as err:  # a zip built without one: no check can run, and the status says why
+            return fail_every_case(results, f"not graded: {err}")
+        except Exception as err:  # noqa: BLE001 - the grader's own trouble still gives a results.json
+            return fail_every_case(results, f"grader error: {type(err).__name__}: {err}")
+        finally:
+            shutil.rmtree(self.judged_path.parent, ignore_errors=True)
         # Only our test files count: one whose cases are not all checks (planted by a submission) is dropped.
         results.results = {name: test_file for name, test_file in results.results.items()
                            if all(case.name in verdict["checks"] for case in test_file.test_cases)}

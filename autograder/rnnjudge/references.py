@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from . import secret
+
 PARAMETER_NAMES = ("emb", "W_ih", "W_hh", "b_ih", "b_hh", "W_fc", "b_fc")
 
 
@@ -146,8 +148,9 @@ def default_init(kind: str, V: int, E: int, H: int, seed: int) -> dict:
 
 
 def random_params(kind: str, V: int, E: int, H: int, seed: int, scale: float = 0.5) -> dict:
-    """float32-representable random parameters for a fixture model (pad row of emb zero)."""
-    rng = np.random.default_rng(seed)
+    """float32-representable random parameters for a fixture model (pad row of emb zero), drawn
+    under the course secret (``seed`` labels the draw)."""
+    rng = secret.rng("params", kind, V, E, H, seed, scale)
     G = GATES[kind] * H
     shapes = {"emb": (V, E), "W_ih": (G, E), "W_hh": (G, H), "b_ih": (G,), "b_hh": (G,), "W_fc": (V, H), "b_fc": (V,)}
     params = {k: (rng.standard_normal(s) * scale).astype(np.float32) for k, s in shapes.items()}
@@ -156,7 +159,8 @@ def random_params(kind: str, V: int, E: int, H: int, seed: int, scale: float = 0
 
 
 def tokens(B: int, T: int, V: int, seed: int, low: int = 1) -> np.ndarray:
-    return np.random.default_rng(seed).integers(low, V, (B, T)).astype(np.int64)
+    """(B, T) token ids in [low, V), drawn under the course secret (``seed`` labels the draw)."""
+    return secret.rng("tokens", B, T, V, seed, low).integers(low, V, (B, T)).astype(np.int64)
 
 
 def close(got: np.ndarray, want: np.ndarray, what: str, tol: float = 1e-4) -> None:

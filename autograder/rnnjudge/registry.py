@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import hypothesis
 from hypothesis import HealthCheck, Phase, settings
+
+from . import secret
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,16 @@ def split_points(task_points: float, weights: dict[str, float]) -> dict[str, flo
     return {name: task_points * w / total for name, w in weights.items()}
 
 
-# Hypothesis runs in the judge: fixed, database-free, the same examples on every run and machine.
+# Hypothesis runs in the judge, database-free, seeded from the course secret (``examples``): the
+# same examples on every run and machine for one secret, other examples under another.
 # No explain phase: it would point students at lines of the judge.
-HYPOTHESIS = settings(max_examples=12, deadline=None, database=None, derandomize=True, print_blob=False,
+HYPOTHESIS = settings(max_examples=12, deadline=None, database=None, derandomize=False, print_blob=False,
                       suppress_health_check=list(HealthCheck),
                       phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+
+
+def examples(label: str):
+    """Decorate a hypothesis test (inside a check) so its examples derive from the course secret."""
+    def decorate(test):
+        return HYPOTHESIS(hypothesis.seed(secret.seed("hypothesis", label))(test))
+    return decorate

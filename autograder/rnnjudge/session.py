@@ -54,9 +54,10 @@ class WorkerSession:
         self.alive = True
         self.in_check = self.child_reaped = False
         hello, _ = self._read("loading your code", patient=True)  # loading may take the whole budget
-        if not hello.get("hello"):
+        if hello.get("hello") is not True:
             self.close()
-            raise WorkerFailure("the worker did not start properly")
+            raise WorkerFailure("while loading your code, your code's process sent something that is not a reply "
+                                "(it wrote to the grader's channel)")
         self.load_error = hello.get("load_error")
         if self.load_error is not None:
             self.load_error = untrusted_text(self.load_error)
@@ -73,7 +74,7 @@ class WorkerSession:
         try:
             timeout = self._timeout(patient)
             header, arrays = read_message(self.proc.stdout.fileno(), timeout)
-        except ProtocolError as err:
+        except (ProtocolError, OSError, ValueError) as err:  # ValueError: the channel was already closed
             self.close()
             if time.monotonic() >= self.deadline:
                 raise OutOfTime("the time limit for this submission was reached") from None
@@ -94,13 +95,20 @@ class WorkerSession:
         return header, arrays
 
     def _send(self, header: dict, arrays: dict | None = None) -> None:
+        """Never blocks past the request's time limit: a worker that stops reading is given up."""
         if not self.alive:
             raise WorkerFailure("your code's process had already ended")
         try:
-            write_message(self.proc.stdin.fileno(), header, arrays)
-        except OSError:
+            write_message(self.proc.stdin.fileno(), header, arrays, timeout=self._timeout(patient=False))
+        except OutOfTime:
             self.close()
-            raise WorkerFailure("your code's process ended (it stopped reading requests)") from None
+            raise
+        except (ProtocolError, OSError) as err:
+            self.close()
+            if time.monotonic() >= self.deadline:
+                raise OutOfTime("the time limit for this submission was reached") from None
+            why = "stopped reading requests" if "stopped reading" in str(err) else "ended"
+            raise WorkerFailure(f"your code's process {why}: it could not be sent the check's question") from None
 
     # -- checks ------------------------------------------------------------------------
 
@@ -118,10 +126,10 @@ class WorkerSession:
                 self._read("ending the check")
             self.in_check = False
             if not self.child_reaped:
-                header, _ = read_message(self.proc.stdout.fileno(), 10.0)
+                header, _ = read_message(self.proc.stdout.fileno(), min(10.0, self._timeout(patient=True)))
                 if "child_exit" not in header:
                     self.close()
-        except (WorkerFailure, ProtocolError):
+        except (WorkerFailure, ProtocolError, OSError, ValueError):
             self.close()
 
     def request(self, op: str, header: dict | None = None, arrays: dict | None = None) -> tuple[dict, dict]:

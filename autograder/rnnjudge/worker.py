@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -I leaves the script's folder out
-from protocol import ProtocolError, read_message, write_message  # noqa: E402
+from protocol import ProtocolError, logit_key, opens, read_message, unseal, write_message  # noqa: E402
 
 REQUESTS = 0
 MESSAGE_CAP = 1500  # characters of an exception's text that are sent back
@@ -214,19 +214,6 @@ def op_forward_backward(header, arrays, objects):
     return {}, grads
 
 
-def op_embedding_gradient(header, arrays, objects):
-    """d sum(logits * R) / d emb(x): how far back a gradient the judge chose reaches in this model."""
-    model = objects["model"]
-    captured = []
-    handle = model.emb.register_forward_hook(lambda module, inputs, output: captured.append(output))
-    try:
-        logits, _ = model(torch.from_numpy(arrays["x"]))
-    finally:
-        handle.remove()
-    (grad,) = torch.autograd.grad((logits * torch.from_numpy(arrays["R"])).sum(), captured[0])
-    return {}, {"grad": as_array(grad, "the embedding gradient")}
-
-
 def op_lm_loss(header, arrays, objects):
     logits = torch.from_numpy(arrays["logits"]).requires_grad_(header["grad"])
     value = submission("lm_loss")(logits, torch.from_numpy(arrays["targets"]), **header["kwargs"])
@@ -242,24 +229,34 @@ def op_lm_loss(header, arrays, objects):
 
 def install_judged_loss(header: dict, arrays: dict) -> None:
     """Tasks 4 and 6 run with the judge's ``lm_loss`` (in this child only), so a Task 3 bug costs
-    Task 3 only. It is no cross-entropy: it knows, for each call the check expects, the targets,
-    the logits the model must produce there, and the loss and its gradient at those logits, and
-    answers those calls alone (NaN for other logits, an error for other targets)."""
-    cases = [dict(case, targets=torch.from_numpy(arrays[f"case{i}_targets"]),
-                  logits=torch.from_numpy(arrays[f"case{i}_logits"]),
-                  grad=torch.from_numpy(arrays[f"case{i}_grad"])) for i, case in enumerate(header["loss_cases"])]
+    Task 3 only. It computes no loss: for each call the check expects it holds the targets and the
+    loss sealed with a key that only the model's own logits there make; it answers those calls
+    alone (NaN for other logits, an error for other targets)."""
+    cases = []
+    for i, case in enumerate(header["loss_cases"]):
+        case = dict(case, targets=torch.from_numpy(arrays[f"case{i}_targets"]), usable=arrays[f"case{i}_usable"],
+                    salt=bytes.fromhex(case["salt"]))
+        if f"case{i}_grad" in arrays:
+            case["grad"] = torch.from_numpy(arrays[f"case{i}_grad"])
+        cases.append(case)
 
     def lm_loss(logits, targets, ignore_index=0, reduction="mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         flat = logits.reshape(-1, logits.size(-1))
         for case in cases:
             if case["ignore_index"] == ignore_index and targets.numel() == case["targets"].numel() \
                     and torch.equal(targets.reshape(-1), case["targets"]):
-                if flat.shape != case["logits"].shape or not torch.allclose(
-                        flat.detach().double(), case["logits"], rtol=1e-4, atol=1e-4):
+                key = logit_key(flat.detach().double().numpy(), case["usable"], case["salt"]) \
+                    if tuple(flat.shape) == case["usable"].shape else b""
+                if not opens(key, case["id"]):
                     return flat.sum() * float("nan")  # not the model's logits
-                scale = case["count"] if reduction == "sum" else 1.0
+                value = unseal(case[reduction], key, reduction)
+                if "grad" not in case:
+                    return torch.tensor(value, dtype=torch.float64)
+                scale = float((targets != ignore_index).sum()) if reduction == "sum" else 1.0
                 linear = (flat.double() * case["grad"]).sum() * scale
-                return linear - linear.detach() + case[reduction]  # the loss's value, with its gradient
+                return linear - linear.detach() + value  # the loss's value, with its gradient
         raise ValueError(f"lm_loss was called on targets (ignore_index={ignore_index}) that the check did not expect")
     sys.modules["rnn_lm"].lm_loss = lm_loss
 
@@ -314,7 +311,7 @@ def op_gradient_through_time(header, arrays, objects):
 
 
 OPS = {"build": op_build, "forward": op_forward, "forward_backward": op_forward_backward,
-       "embedding_gradient": op_embedding_gradient, "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
+       "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
        "gradient_through_time": op_gradient_through_time}
 
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import secret
 from ..registry import ATTESTED, GUESSABLE, check
 
 # The fixture ``ManyRecurrent`` of the worker: parameter name -> shape.
@@ -19,7 +20,7 @@ LINEAR = {"weight": (2, 2), "bias": (2,)}
 
 
 def random_arrays(shapes: dict, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
+    rng = secret.rng("arrays", seed)
     return {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
 
 

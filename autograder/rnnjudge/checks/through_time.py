@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, strategies as st
 
+from .. import secret
 from ..references import close, gradient_through_time, gru_forward, random_params, tokens
-from ..registry import ATTESTED, HYPOTHESIS, check
+from ..registry import ATTESTED, check, examples
 from ..session import expect_array
 from . import judged_loss
 
@@ -15,7 +16,7 @@ from . import judged_loss
 def call_gtt(worker, V, E, H, params, x, y, pad_id=None) -> tuple[np.ndarray, dict]:
     """The submission's ``gradient_through_time`` on the fixture GRU with ``params``."""
     logits, _ = gru_forward({k: v.astype(np.float64) for k, v in params.items()}, x, None)
-    case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id)
+    case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id, with_grad=True)
     loss_header, loss_arrays = judged_loss.pack([case])
     reply, arrays = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": pad_id,
                                                              **loss_header}, {**params, "x": x, "y": y, **loss_arrays})
@@ -24,7 +25,7 @@ def call_gtt(worker, V, E, H, params, x, y, pad_id=None) -> tuple[np.ndarray, di
 
 @check(6, "gradient_through_time: equals a trusted reference on a fused recurrent model (a GRU LM)")
 def task6_reference(worker):
-    @HYPOTHESIS
+    @examples("task6_reference")
     @given(B=st.integers(1, 4), T=st.integers(1, 9), H=st.integers(1, 8))
     def prop(B, T, H):
         params = random_params("gru", 15, 4, H, seed=B * 10 + T)
@@ -54,3 +55,34 @@ def task6_param_grads(worker):
     _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2))
     assert reply.get("param_grads_none") is True, \
         "parameters have .grad after the call: use torch.autograd.grad (or clear what you added)"
+
+
+LAB_WINDOW = (26, 40)  # the lab's windows: 30 tokens, distances 20 and beyond (the sweep goes to 90)
+FAR = 20
+
+
+def long_memory_params(V: int, E: int, H: int) -> dict:
+    """A GRU whose update gates start mostly closed (bias +2), so its gradient is still measurable
+    30 steps back, as a trained LSTM's is in the lab."""
+    params = random_params("gru", V, E, H, seed=60, scale=0.3)
+    params["b_ih"][H:2 * H] = 2.0  # PyTorch's GRU gates: reset, update, new
+    return params
+
+
+@check(6, "gradient_through_time: every distance at the lab's sizes (windows over 25 steps, k beyond 20)")
+def task6_lab_sizes(worker):
+    T = secret.integer(*LAB_WINDOW, "task6_lab_sizes T")
+    B, V, E, H = secret.integer(2, 8, "task6_lab_sizes B"), 20, 16, 24
+    params = long_memory_params(V, E, H)
+    x, y = tokens(B, T, V, seed=61), tokens(B, T, V, seed=62)
+    got, _ = call_gtt(worker, V, E, H, params, x, y)
+    want = gradient_through_time("gru", params, x, y)
+    assert got.shape == (T,), f"shape {got.shape}, expected (T,) = ({T},)"
+    assert np.isfinite(got).all(), "the returned norms contain NaN or inf"
+    ratio = got / want  # relative at every distance: far gradients are small, and must still be right
+    wrong = np.flatnonzero(np.abs(ratio - 1.0) > 1e-3)
+    if wrong.size:
+        k = int(wrong[0])
+        far = " (the distances the lab measures are 20 and beyond)" if k > FAR else ""
+        raise AssertionError(f"with a window of T={T}: g[{k}] = {got[k]:.3e}, expected {want[k]:.3e}{far}; "
+                             f"{wrong.size} of {T} distances differ by more than 0.1%")
