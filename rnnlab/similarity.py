@@ -84,7 +84,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rnnjudge.judge import is_linked
+from rnnjudge.judge import UnreadableSubmission, submission_code
 from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
 
 KGRAM = 10  # tokens a fingerprint covers
@@ -141,32 +141,12 @@ class SimilarPair:
 # ----------------------------------------------------------------------------
 
 def read_code(path: Path) -> str:
-    """The code of a .py file, or the code cells of a notebook; "" if it cannot be read.
-
-    Never raises: a file that is not UTF-8 is decoded with replacement characters (a BOM is
-    dropped), an invalid notebook has no code, a symbolic link is not followed (no code)."""
-    if is_linked(Path(path)):
-        return ""
+    """The code the judge grades (a .py file, or a notebook's code cells); "" for anything it refuses
+    (a symbolic link, an oversized or invalid file). Never raises."""
     try:
-        raw = Path(path).read_bytes()
-    except OSError:
+        return submission_code(Path(path))
+    except (UnreadableSubmission, OSError):
         return ""
-    text = raw.decode("utf-8-sig", errors="replace")
-    return notebook_code(text) if str(path).endswith(".ipynb") else text
-
-
-def notebook_code(text: str) -> str:
-    """The code cells of a notebook's JSON, joined by blank lines ("" for an invalid notebook)."""
-    try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
-        return ""
-    code = []
-    for cell in cells if isinstance(cells, list) else []:
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            code.append("".join(map(str, source)) if isinstance(source, list) else str(source))
-    return "\n\n".join(code)
 
 
 # ----------------------------------------------------------------------------

@@ -84,23 +84,42 @@ def points(result: dict) -> float:
     return round(total, 4)
 
 
-@pytest.fixture(scope="module")
-def judged_as_nobody(nobody_python, tmp_path_factory):
-    """The solution, the skeleton and the attacks, each judged with the worker as nobody (one at a
-    time: in this mode the clean-up kills every process of nobody)."""
-    folder = tmp_path_factory.mktemp("class")
+def judge_as_nobody(sources: dict[str, str], folder: Path, out: Path, escaped: Path) -> dict:
+    """Each submission judged with the worker as nobody (one at a time: in this mode the clean-up
+    kills every process of nobody)."""
     folder.chmod(0o755)
-    out = tmp_path_factory.mktemp("out")
-    escaped = Path(tempfile.mkdtemp(prefix="rnnjudge-escape-")) / "ran"
-    sources = {"solution": SOLUTION, "skeleton": SKELETON, "victim": SOLUTION}
-    sources |= {f"attack_{n}": s for n, s in attacks(REPO, out, folder, MARKER).items()}
-    sources |= {f"attack_{n}": s for n, s in round_two_attacks(escaped).items()}
     for name, source in sources.items():
         (folder / f"{name}.py").write_text(source)
-    results = {name: judge_submission(folder / f"{name}.py", COURSE_KEY, mode="user", timeout=60)
+    results = {name: judge_submission(folder / f"{name}.py", COURSE_KEY, mode="user", timeout=45)
                for name in sources}
     return {"results": results, "sources": sources, "folder": folder, "out": out, "escaped": escaped,
             "left": nobody_processes()}
+
+
+def all_attacks(out: Path, folder: Path, escaped: Path) -> dict[str, str]:
+    return {f"attack_{n}": s for n, s in [*attacks(REPO, out, folder, MARKER).items(),
+                                          *round_two_attacks(escaped).items()]}
+
+
+CORE = ("attack_leaves_processes", "attack_hostile_first_message", "attack_reads_and_writes_files")
+
+
+@pytest.fixture(scope="module")
+def judged_as_nobody(nobody_python, tmp_path_factory):
+    """The solution, the skeleton and the attacks on processes, files and the channel."""
+    folder, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("out")
+    escaped = Path(tempfile.mkdtemp(prefix="rnnjudge-escape-")) / "ran"
+    chosen = {n: s for n, s in all_attacks(out, folder, escaped).items() if n in CORE}
+    return judge_as_nobody({"solution": SOLUTION, "skeleton": SKELETON, "victim": SOLUTION} | chosen,
+                           folder, out, escaped)
+
+
+@pytest.fixture(scope="module")
+def every_attack_as_nobody(nobody_python, tmp_path_factory):
+    folder, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("out")
+    escaped = Path(tempfile.mkdtemp(prefix="rnnjudge-escape-")) / "ran"
+    (folder / "victim.py").write_text(SOLUTION)
+    return judge_as_nobody(all_attacks(out, folder, escaped), folder, out, escaped)
 
 
 def test_solution_keeps_full_marks_and_the_skeleton_gets_none(judged_as_nobody):
@@ -110,18 +129,28 @@ def test_solution_keeps_full_marks_and_the_skeleton_gets_none(judged_as_nobody):
     assert points(results["skeleton"]) == 0
 
 
-def test_every_attack_earns_nothing_and_harms_no_one(judged_as_nobody):
-    results, folder = judged_as_nobody["results"], judged_as_nobody["folder"]
+def attacks_earn_nothing_and_harm_no_one(judged: dict) -> None:
+    results, folder = judged["results"], judged["folder"]
     earned = {name: points(r) for name, r in results.items() if name.startswith("attack_") and points(r) > 0}
     assert not earned, earned
-    for name, source in judged_as_nobody["sources"].items():
+    for name, source in judged["sources"].items():
         assert (folder / f"{name}.py").read_text() == source, f"{name}.py was changed"
-    assert not (judged_as_nobody["out"] / "final_grades.csv").exists()
-    assert judged_as_nobody["left"] == [], "processes of nobody outlived their grading"
-    assert not judged_as_nobody["escaped"].exists()
-    assert "not a reply" in results["attack_hostile_first_message"]["problems"][0]
+    assert not (judged["out"] / "final_grades.csv").exists()
+    assert judged["left"] == [], "processes of nobody outlived their grading"
+    assert not judged["escaped"].exists()
 
 
+def test_attacks_on_processes_files_and_the_channel_fail(judged_as_nobody):
+    attacks_earn_nothing_and_harm_no_one(judged_as_nobody)
+    assert "not a reply" in judged_as_nobody["results"]["attack_hostile_first_message"]["problems"][0]
+
+
+@pytest.mark.exhaustive
+def test_every_attack_earns_nothing_and_harms_no_one(every_attack_as_nobody):
+    attacks_earn_nothing_and_harm_no_one(every_attack_as_nobody)
+
+
+@pytest.mark.exhaustive
 def test_otter_without_bubblewrap_grades_as_nobody_and_reads_no_planted_log(nobody_python, tmp_path):
     """`otter run` where bwrap cannot start (PATH without it, as in Docker): the plugin picks the
     nobody worker, says so, keeps the solution's marks and never unpickles a planted log."""

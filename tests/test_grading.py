@@ -24,8 +24,11 @@ from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, ap
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]
 MARKER = "rnnlab-attack-marker-7f3a"
-TIMEOUT = 90
+TIMEOUT = 45  # per submission: a correct one takes 5-15 s; the endless loop costs one worker this long
 RECORDING_KEY = bytes.fromhex("0ff1" * 16)  # another course's secret, or the public kit's tests
+EMPTY_AUTHORS = "AUTHORS: list[str] = []\n"
+AUTHOR_LISTS = {"pair.py": 'AUTHORS = ["=HYPERLINK(\\"http://evil\\")", "Alan <b>Turing</b>"]\n',
+                "alone.py": EMPTY_AUTHORS, "computed.py": 'AUTHORS = [n.title() for n in ("ada", "alan")]\n'}
 
 
 def repo_fingerprint() -> str:
@@ -84,8 +87,10 @@ def graded_class(tmp_path_factory, replay_table):
     # 9. A team that names a classmate (spelled differently) as its author, next to the classmate's own team.
     sources["team_grace.py"] = SOLUTION.replace("AUTHORS: list[str] = []", 'AUTHORS = ["Grace Hopper", "Ada"]')
     sources["impersonator.py"] = SOLUTION.replace("AUTHORS: list[str] = []", 'AUTHORS = ["grace  hopper"]')
-    sources |= {f"buggy_{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
-    sources |= {f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()}
+    sources["correct_parameters_created_in_another_order.py"] = apply_edits(CORRECT["parameters_created_in_another_order"])
+    # Teams as they write AUTHORS: a name that looks like a formula or markup, nobody, a computed list.
+    skeleton = (REPO / "assignment" / "rnn_lm.py").read_text()
+    sources |= {name: skeleton.replace(EMPTY_AUTHORS, authors) for name, authors in AUTHOR_LISTS.items()}
     # Names that would aim the output at other places: "..", the class's own files.
     sources |= {name: (REPO / "assignment" / "rnn_lm.py").read_text()
                 for name in ("...py", "report.html.py", "final_grades.csv.py")}
@@ -94,9 +99,17 @@ def graded_class(tmp_path_factory, replay_table):
     (folder / "symlink_to_victim.py").symlink_to(folder / "victim.py")  # a grade stolen through a link
     (folder / "linked_folder").mkdir()  # 7. a Classroom-style folder whose rnn_lm.py links to a classmate's
     (folder / "linked_folder" / "rnn_lm.py").symlink_to(folder / "victim.py")
+    for student, source in (("alice", SOLUTION), ("bob", skeleton)):  # GitHub Classroom clones: a folder each
+        (folder / student).mkdir()
+        (folder / student / "rnn_lm.py").write_text(source)
+        (folder / student / "README.md").write_text("not a submission")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + SOLUTION)])
     nbformat.write(notebook, folder / "notebook.ipynb")
     (folder / "broken.ipynb").write_text("{ this is not json")
+    # Found by a red team: nesting deeper than the JSON parser goes, and 400 KB of code (parsing a
+    # file costs the grader ~500 bytes of memory a byte): refused before anything parses them.
+    (folder / "nested.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "huge.py").write_text("x = [" + "1," * 200_000 + "]\n" + SOLUTION)
     around_out = sorted(p.name for p in out.parent.iterdir())
     before = repo_fingerprint()
     proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
@@ -116,7 +129,7 @@ def total(row) -> float:
 
 def test_one_row_per_submission_with_otter_columns(graded_class):
     assert set(graded_class["rows"]) == {p.name for p in graded_class["folder"].iterdir() if p.is_file()} | {
-        "linked_folder/rnn_lm.py"}
+        "linked_folder/rnn_lm.py", "alice/rnn_lm.py", "bob/rnn_lm.py"}
     with open(graded_class["out"] / "final_grades.csv") as f:
         header = next(csv.reader(f))
     assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
@@ -126,7 +139,7 @@ def test_one_row_per_submission_with_otter_columns(graded_class):
 
 def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
     rows = graded_class["rows"]
-    for name in ("good.py", "victim.py", "loud.py", "notebook.ipynb", *(f"correct_{n}.py" for n in CORRECT)):
+    for name in ("good.py", "victim.py", "loud.py", "notebook.ipynb", "correct_parameters_created_in_another_order.py"):
         assert total(rows[name]) == TOTAL_POINTS, rows[name]
         assert rows[name]["grading_status"] == f"graded; {NO_AUTHORS}"  # the bank's AUTHORS is empty
 
@@ -164,8 +177,14 @@ def test_symbolic_link_earns_nothing_and_says_why(graded_class):
 
 
 def test_invalid_notebook_is_named_as_such(graded_class):
-    row = graded_class["rows"]["broken.ipynb"]
-    assert "not a valid notebook" in row["grading_status"] and total(row) == 0
+    for name in ("broken.ipynb", "nested.ipynb"):
+        row = graded_class["rows"][name]
+        assert "not a valid notebook" in row["grading_status"] and total(row) == 0
+
+
+def test_oversized_file_is_refused_before_it_is_parsed(graded_class):
+    row = graded_class["rows"]["huge.py"]
+    assert "more than a submission can be" in row["grading_status"] and total(row) == 0
 
 
 @pytest.mark.parametrize("name", sorted([*attacks(REPO, REPO, REPO, MARKER), *round_two_attacks(REPO),
@@ -237,34 +256,22 @@ def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
     assert "def vanishing_check" not in feedback and "BLOCKED" not in feedback
 
 
-def test_authors_reach_every_output_as_text(tmp_path):
+def test_authors_reach_every_output_as_text(graded_class):
     """AUTHORS, read without running the submission, goes next to the grade: names, or a note that
     costs nothing; a name that looks like a formula or markup stays text."""
-    skeleton = (REPO / "assignment" / "rnn_lm.py").read_text()
-    empty = "AUTHORS: list[str] = []\n"
-    assert skeleton.count(empty) == 1
-    teams = {"pair.py": 'AUTHORS = ["=HYPERLINK(\\"http://evil\\")", "Alan <b>Turing</b>"]\n', "alone.py": empty,
-             "computed.py": 'AUTHORS = [n.title() for n in ("ada", "alan")]\n'}
-    folder = tmp_path / "class"
-    folder.mkdir()
-    for name, authors in teams.items():
-        (folder / name).write_text(skeleton.replace(empty, authors))
-    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(tmp_path / "o"), "--no-progress"],
-                          capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    with open(tmp_path / "o" / "final_grades.csv") as f:
-        rows = {r["file"]: r for r in csv.DictReader(f)}
+    rows, out = graded_class["rows"], graded_class["out"]
     pair, alone, computed = rows["pair.py"], rows["alone.py"], rows["computed.py"]
     assert pair["authors"] == "'=HYPERLINK(\"http://evil\"); Alan <b>Turing</b>"
     assert "AUTHORS" not in pair["grading_status"]
     assert alone["authors"] == "" and alone["grading_status"].endswith(f"; {NO_AUTHORS}")
     assert computed["authors"] == "" and "AUTHORS not read" in computed["grading_status"]
-    assert all(r["total_points_earned"] == "0" and "untouched stubs" in r["grading_status"] for r in rows.values())
-    feedback = (tmp_path / "o" / "pair" / "feedback.txt").read_text()
+    assert all(r["total_points_earned"] == "0" and "untouched stubs" in r["grading_status"]
+               for r in (pair, alone, computed))
+    feedback = (out / "pair" / "feedback.txt").read_text()
     assert 'Authors: =HYPERLINK("http://evil"); Alan <b>Turing</b>\n' in feedback
-    assert json.loads((tmp_path / "o" / "alone" / "results.json").read_text())["output"].startswith(
+    assert json.loads((out / "alone" / "results.json").read_text())["output"].startswith(
         f"Authors: none named\nStatus: graded with problems: nothing implemented (untouched stubs); {NO_AUTHORS}")
-    report = (tmp_path / "o" / "report.html").read_text()
+    report = (out / "report.html").read_text()
     assert "Alan &lt;b&gt;Turing&lt;/b&gt;" in report and "<b>Turing" not in report
 
 
@@ -289,6 +296,24 @@ def test_refuses_without_a_sandbox_unless_told(tmp_path):
     assert total(row) == TOTAL_POINTS and "unsandboxed" in row["grading_status"]
 
 
+def test_no_course_secret_no_grading(tmp_path, monkeypatch, capsys):
+    """Without a secret the hidden inputs would be the public kit's: refused, with what to do."""
+    from rnnlab import course_secret
+    from rnnlab.cli import main
+
+    monkeypatch.delenv("RNNJUDGE_SECRET")
+    monkeypatch.setattr(course_secret, "SECRET_PATH", tmp_path / "course.secret")
+    sub = _write(tmp_path / "good.py", SOLUTION)
+    assert main(["grade", str(sub), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no course secret" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    _write(tmp_path / "typo.secret", "not hex\n")
+    assert main(["grade", str(sub), "--out", str(tmp_path / "o"), "--secret", str(tmp_path / "typo.secret")]) == 2
+    assert "64 hex digits" in capsys.readouterr().err
+    course_secret.create(tmp_path / "course.secret")
+    assert (tmp_path / "course.secret").stat().st_mode & 0o077 == 0  # the owner's only
+    assert course_secret.load() == bytes.fromhex((tmp_path / "course.secret").read_text())
+
+
 def test_submission_code_has_no_network(tmp_path):
     """Even loopback is unreachable from a submission."""
     import socket
@@ -309,19 +334,10 @@ def test_submission_code_has_no_network(tmp_path):
     assert "Score: 100 / 100" in (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
 
 
-def test_classroom_layout_one_folder_per_student(tmp_path):
-    classroom = tmp_path / "classroom"
-    for student, source in (("alice", SOLUTION), ("bob", (REPO / "assignment" / "rnn_lm.py").read_text())):
-        (classroom / student).mkdir(parents=True)
-        (classroom / student / "rnn_lm.py").write_text(source)
-        (classroom / student / "README.md").write_text("not a submission")
-    proc = subprocess.run([*RNNLAB, "grade", str(classroom), "--out", str(tmp_path / "o"), "--no-progress"],
-                          capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr
-    with open(tmp_path / "o" / "final_grades.csv") as f:
-        totals = {r["file"]: total(r) for r in csv.DictReader(f)}
-    assert totals == {"alice/rnn_lm.py": TOTAL_POINTS, "bob/rnn_lm.py": 0}
-    assert (tmp_path / "o" / "alice" / "feedback.txt").is_file()
+def test_classroom_layout_one_folder_per_student(graded_class):
+    rows = graded_class["rows"]
+    assert total(rows["alice/rnn_lm.py"]) == TOTAL_POINTS and total(rows["bob/rnn_lm.py"]) == 0
+    assert (graded_class["out"] / "alice" / "feedback.txt").is_file()
 
 
 def test_two_submissions_with_one_name_are_refused(tmp_path):
@@ -389,17 +405,51 @@ def test_otter_never_unpickles_a_planted_log(otter_zip, tmp_path, layout):
     assert not marker.exists(), "otter unpickled the submission's .OTTER_LOG"
 
 
-def test_otter_run_gives_the_judges_scores_on_the_whole_bank(graded_class, otter_zip, tmp_path):
-    """Every .py of the class (bank, broken, attacks) under `otter run` scores as under `rnnlab grade`."""
-    zip_path = otter_zip
-    names = sorted(graded_class["sources"])
+def otter_differences(zip_path: Path, sources: dict[str, str], rows: dict, tmp_path: Path) -> dict:
+    """The files whose per-task scores under `otter run` differ from their `rnnlab grade` row."""
+    names = sorted(sources)
     with ThreadPoolExecutor(2) as pool:
-        theirs = dict(zip(names, pool.map(
-            lambda i: otter_scores(zip_path, graded_class["sources"][names[i]], tmp_path / f"s{i}"),
-            range(len(names)))))
-    differ = {n: (theirs[n], {t.key: graded_class["rows"][n][t.key] for t in TASKS}) for n in names
-              if any(abs(float(graded_class["rows"][n][t.key]) - theirs[n][t.key]) > 1e-3 for t in TASKS)}
-    assert not differ, differ
+        theirs = dict(zip(names, pool.map(lambda i: otter_scores(zip_path, sources[names[i]], tmp_path / f"s{i}"),
+                                          range(len(names)))))
+    return {n: (theirs[n], {t.key: rows[n][t.key] for t in TASKS}) for n in names
+            if any(abs(float(rows[n][t.key]) - theirs[n][t.key]) > 1e-3 for t in TASKS)}
+
+
+OTTER_SAMPLE = ("good.py", "untouched.py", "buggy_loss.py", "crash_at_import.py", "attack_patches_worker_functions.py",
+                "attack_answers_evaluate_from_the_question.py")
+
+
+def test_otter_run_gives_the_judges_scores(graded_class, otter_zip, tmp_path):
+    """A sample of the class (correct, untouched, buggy, broken, attacking) scores under `otter run`
+    as under `rnnlab grade`; `make test-all` runs every file."""
+    sources = {n: graded_class["sources"][n] for n in OTTER_SAMPLE}
+    assert not otter_differences(otter_zip, sources, graded_class["rows"], tmp_path)
+
+
+@pytest.mark.exhaustive
+def test_otter_run_gives_the_judges_scores_on_every_file(graded_class, otter_zip, tmp_path):
+    """Every .py of the class (correct, broken, attacks) under `otter run` scores as under `rnnlab grade`."""
+    sources = {n: s for n, s in graded_class["sources"].items() if n not in OTTER_SAMPLE}
+    assert not otter_differences(otter_zip, sources, graded_class["rows"], tmp_path)
+
+
+@pytest.mark.exhaustive
+def test_the_whole_bank_scores_alike_under_rnnlab_grade_and_otter(otter_zip, tmp_path):
+    """Every buggy and correct variant of the bank: `rnnlab grade` as a class, then `otter run` on each."""
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    sources = {f"buggy_{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
+    sources |= {f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()}
+    for name, source in sources.items():
+        _write(folder / name, source)
+    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(tmp_path / "out"), "--timeout", str(TIMEOUT),
+                           "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "out" / "final_grades.csv") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    assert all(total(rows[n]) == TOTAL_POINTS for n in sources if n.startswith("correct_"))
+    assert all(total(rows[n]) < TOTAL_POINTS for n in sources if n.startswith("buggy_"))
+    assert not otter_differences(otter_zip, sources, rows, tmp_path)
 
 
 def test_otter_kernel_runs_no_file_of_a_zip_submission(otter_zip, tmp_path):

@@ -27,6 +27,8 @@ from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
 
 LOG_TAIL_BYTES = 20_000
+MAX_CODE_BYTES = 256 << 10  # the solution is 21 KB; parsing a file costs ~500 bytes of memory per byte
+MAX_NOTEBOOK_BYTES = 32 << 20  # a notebook saved with its outputs (figures) is a few MB
 AUTHORS_SHOWN = 10  # names kept of a submission's AUTHORS
 AUTHOR_CHARS = 120  # characters kept of each name
 NO_AUTHORS = "no authors named in AUTHORS (no points lost)"
@@ -43,16 +45,22 @@ def is_linked(path: Path) -> bool:
 
 
 def submission_code(path: Path) -> str:
-    """The code of a .py file, or the code cells of a notebook (IPython magics and shell lines dropped)."""
+    """The code of a .py file, or the code cells of a notebook (IPython magics and shell lines dropped).
+    Sizes are checked before anything is parsed: this runs in the judge and in the class report."""
     if is_linked(path):
         raise UnreadableSubmission("the submission is a symbolic link, not a file: submit the file itself: no points")
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    limit = MAX_NOTEBOOK_BYTES if path.suffix == ".ipynb" else MAX_CODE_BYTES
+    if path.stat().st_size > limit:
+        raise UnreadableSubmission(f"the file is {path.stat().st_size / 2**20:.1f} MB, more than a submission can be "
+                                   f"({limit >> 10} KB): no points")
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
     if path.suffix != ".ipynb":
         return text
     try:
         notebook = json.loads(text)
-    except ValueError as err:
-        raise UnreadableSubmission(f"not a valid notebook ({untrusted_text(str(err), 120)}): no points") from None
+    except (ValueError, RecursionError) as err:  # RecursionError: nesting deeper than the parser goes
+        raise UnreadableSubmission(f"not a valid notebook ({untrusted_text(str(err) or 'nested too deeply', 120)}): "
+                                   "no points") from None
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise UnreadableSubmission("not a valid notebook (no list of cells): no points")
@@ -64,7 +72,11 @@ def submission_code(path: Path) -> str:
             code.append("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
     if not any(c.strip() for c in code):
         raise UnreadableSubmission("the notebook has no code cell: no points")
-    return "\n\n".join(code)
+    joined = "\n\n".join(code)
+    if len(joined.encode()) > MAX_CODE_BYTES:
+        raise UnreadableSubmission(f"the notebook's code is more than a submission can be ({MAX_CODE_BYTES >> 10} KB): "
+                                   "no points")
+    return joined
 
 
 def submission_authors(code: str) -> tuple[list[str], str]:
