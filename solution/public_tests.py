@@ -75,6 +75,18 @@ def test_rnn_shapes_and_modules():
 
 
 @pytest.mark.task1
+def test_rnn_runs_on_the_device_of_its_inputs():
+    """On a GPU (Colab) the batches live there: PyTorch's "meta" device stands in for one here."""
+    model = make(rnn_lm.VanillaRNNLM).to("meta")
+    try:
+        logits, h = model(tokens().to("meta"))
+    except RuntimeError as err:
+        raise AssertionError(f"{err}: create new tensors next to existing ones (x.new_zeros(...) or "
+                             "torch.zeros(..., device=x.device)), never on a fixed device") from None
+    assert logits.device.type == "meta" and h.device.type == "meta"
+
+
+@pytest.mark.task1
 def test_rnn_state_continues_the_sequence():
     model = make(rnn_lm.VanillaRNNLM)
     assert continues_the_sequence(model), \
@@ -154,6 +166,16 @@ def test_loss_ignores_padding():
     logits2 = logits.clone()
     logits2[0, 3:] += 5 * torch.randn(T - 3, V)
     assert torch.isclose(a, rnn_lm.lm_loss(logits2, y)), "positions whose target is <pad> (0) must not change the loss"
+
+
+@pytest.mark.task3
+def test_loss_with_pytorchs_pad_id_minus_100():
+    """Pads are not always a token id: PyTorch (and Hugging Face) mark them -100."""
+    y = tokens()
+    y[0, 2:] = -100
+    loss = rnn_lm.lm_loss(torch.zeros(B, T, V), y, ignore_index=-100)
+    assert math.isclose(loss.item(), math.log(V), rel_tol=1e-5), \
+        "with ignore_index=-100 the targets -100 are padding (a gather on them fails: mask them first)"
 
 
 C = 3.0  # CopyLM's logit for the token it predicts

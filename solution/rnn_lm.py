@@ -172,6 +172,9 @@ class VanillaRNNLM(nn.Module):
           x[:, :t+1] only, and each sequence of the batch on its own inputs only.
         - h_T: (B, H) hidden state after the last step (pass it back as h0 to
           continue the sequence: two halves then give exactly one whole pass).
+
+        Runs on whatever device ``x`` is on (a GPU too): create new tensors next to
+        existing ones (``x.new_zeros(...)``, ``device=x.device``), never on a fixed device.
         """
         # BEGIN SOLUTION Task 1: implement VanillaRNNLM.forward
         # TODO: embed x, loop over t calling self.rnn_cell(e[:, t], h), stack the hidden
@@ -230,6 +233,8 @@ class LSTMLM(nn.Module):
           of the others.
         - (h_n, c_n): each (1, B, H), the state after the last step (as ``nn.LSTM``
           returns it; passed back as ``state`` it continues the sequence exactly).
+
+        Runs on whatever device ``x`` is on, as ``VanillaRNNLM`` does.
         """
         # BEGIN SOLUTION Task 2: implement LSTMLM.forward
         # TODO: embed x, run self.lstm with the given state, decode every step with self.fc.
@@ -261,10 +266,12 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = PAD
     """Next-token cross-entropy that ignores padded targets.
 
     Inputs:
-    - logits: (B, T, V) unnormalised scores.
+    - logits: (B, T, V) unnormalised, finite scores, on any device, not always
+      contiguous (a transpose, say: ``.reshape`` works where ``.view`` fails).
     - targets: (B, T) int64 token ids; positions equal to ``ignore_index`` are
-      padding and contribute nothing, whatever the logits there.
-    - ignore_index: the pad id (not always 0).
+      padding and contribute nothing, whatever the (finite) logits there.
+    - ignore_index: the pad id: not always 0, and not always a token id (PyTorch's
+      convention is -100, outside ``[0, V)``).
     - reduction: ``"mean"`` (average over non-pad targets) or ``"sum"``.
 
     Returns:
@@ -396,7 +403,9 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
       ``g[T-1]`` the first input's: reversed time order.
 
     Leaves every parameter's ``.grad`` as it was (``torch.autograd.grad`` does;
-    ``L_T.backward()`` would fill them). The hint's forward hook and
+    ``L_T.backward()`` would fill them), and leaves no hook on the model (a hook
+    left behind keeps every later embedding output alive: remove it, even when
+    the forward pass raises). Runs on the device of ``x``. The hint's forward hook and
     ``torch.autograd.grad`` are one way; any other that leaves ``.grad`` alone
     is as good. It need not change the model's train/eval mode (the lab's models
     compute the same in both); if it does, it must restore it (not graded).
@@ -426,6 +435,8 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 # Given: training
 # ----------------------------------------------------------------------------
 
+BAR_UPDATES = 20  # progress-bar updates per training run
+
 def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLoader | None = None,
                 epochs: int = 2, lr: float = 3e-3, clip: float | None = 1.0, eval_every: int = 0,
                 max_steps: int | None = None, bf16: bool = False, progress: bool = True,
@@ -448,16 +459,19 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step_loss": [], "step_ppl": [], "step_grad_norm": [], "valid": []}
     total = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
-    # At most about 20 updates a bar, so a saved notebook stays small whatever the machine's speed.
-    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, mininterval=2,
-               miniters=max(total // 20, 1))
+    # Updated by steps, never by time: at most BAR_UPDATES updates a bar, so a
+    # saved notebook stays small whatever the machine's speed. Left to its own clock, tqdm prints
+    # every step once steps get slow.
+    every = max(total // BAR_UPDATES, 1)
+    bar = tqdm(total=total, desc=f"train {name}", disable=not progress, mininterval=0, miniters=1,
+               maxinterval=float("inf"))
 
     def validate(step: int, epoch: float) -> None:
         if valid_loader is None:
             return
         loss, ppl = evaluate(model, valid_loader)
         history["valid"].append({"step": step, "epoch": epoch, "loss": loss, "ppl": ppl})
-        bar.set_postfix(valid_ppl=f"{ppl:.1f}")
+        bar.set_postfix(valid_ppl=f"{ppl:.1f}", refresh=False)
 
     step = 0
     model.train()
@@ -477,7 +491,8 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
             history["step_loss"].append(loss_value)
             history["step_ppl"].append(math.exp(min(loss_value, 50.0)))  # capped: a diverging run stays plottable
             history["step_grad_norm"].append(grad_norm)
-            bar.update(1)
+            if step % every == 0 or step == total:
+                bar.update(step - bar.n)
             if eval_every and step % eval_every == 0:
                 validate(step, step / len(train_loader))
             if step == total:

@@ -239,15 +239,21 @@ if hasattr(__main__, "OPS"):
 
 
 def replay_attack(table_file: Path) -> str:
-    """3. The untouched skeleton plus a recorded table and a patch of the worker's request handlers."""
+    """3. The untouched skeleton plus a recorded table (compressed, as an attacker would keep a file
+    under the grader's size limit) and a patch of the worker's request handlers."""
+    import base64
+    import zlib
+
     table = {}
     for line in table_file.read_text().splitlines():
         entry = json.loads(line)
-        table[entry["key"]] = [entry["reply"], entry["out"]]
+        out = {k: [d, s, base64.b64encode(bytes.fromhex(h)).decode()] for k, (d, s, h) in entry["out"].items()}
+        table[entry["key"]] = [entry["reply"], out]
+    packed = base64.b64encode(zlib.compress(json.dumps(table).encode(), 9)).decode()
     return SKELETON + REPLAY_KEY + f"""
-import __main__
+import __main__, base64, zlib
 import numpy as _np
-_TABLE = json.loads({json.dumps(table)!r})
+_TABLE = json.loads(zlib.decompress(base64.b64decode({packed!r})))
 _chain = ""
 def _replay(op):
     def wrapped(header, arrays, objects):
@@ -256,7 +262,7 @@ def _replay(op):
         if _chain not in _TABLE:
             return op(header, arrays, objects)
         reply, out = _TABLE[_chain]
-        return reply, {{k: _np.frombuffer(bytes.fromhex(h), dtype=d).reshape(s) for k, (d, s, h) in out.items()}}
+        return reply, {{k: _np.frombuffer(base64.b64decode(b), dtype=d).reshape(s) for k, (d, s, b) in out.items()}}
     return wrapped
 if hasattr(__main__, "OPS"):
     for _name in list(__main__.OPS):

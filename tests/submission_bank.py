@@ -34,6 +34,18 @@ GTT_GRAD = "    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)\n"
 
 # name -> (task that must lose points, edits)
 BUGGY = {
+    # What a hurried student kept after passing the public checks (issue 15): each breaks something a user does.
+    "rnn_state_made_on_the_cpu": (1, [(RNN_H0, "        h = torch.zeros(B, self.hidden_dim) if h0 is None else h0\n")]),
+    "loss_gather_on_raw_targets": (3, [(LOSS_CALL, """    logp = F.log_softmax(logits, dim=-1)
+    mask = (targets != ignore_index).float()
+    picked = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    return picked.sum() if reduction == "sum" else picked.sum() / mask.sum()""")]),
+    "loss_view_needs_contiguous": (3, [(LOSS_CALL, LOSS_CALL.replace(".reshape(", ".view("))]),
+    "gtt_hook_never_removed": (6, [("""    try:
+        logits, _ = model(x)
+    finally:
+        handle.remove()
+""", "    logits, _ = model(x)\n")]),
     "rnn_hidden_reset_every_step": (1, [(RNN_STEP, "            h = self.rnn_cell(e[:, t])\n")]),
     "rnn_h0_ignored": (1, [(RNN_H0, "        h = e.new_zeros(B, self.hidden_dim)\n")]),
     "rnn_relu_cell": (1, [('        self.rnn_cell = nn.RNNCell(emb_dim, hidden_dim, nonlinearity="tanh")',

@@ -70,3 +70,20 @@ def test_set_forget_gate_bias():
     rnn_lm.set_forget_gate_bias(lstm, 1.0)
     total = lstm.bias_ih_l0 + lstm.bias_hh_l0
     assert torch.allclose(total[4:8], torch.ones(4))
+
+
+def test_progress_bar_updates_by_steps_whatever_the_clock(monkeypatch, capsys):
+    """On a slow machine (every step 30 s by this fake clock) a bar still prints at most
+    BAR_UPDATES updates plus its first and last lines: a saved notebook stays small."""
+    import itertools
+
+    import tqdm.std
+
+    clock = itertools.count(0.0, 30.0)
+    monkeypatch.setattr(tqdm.std, "time", lambda: next(clock))
+    torch.manual_seed(0)
+    ids = torch.randint(2, 20, (2000,)).tolist()
+    loader = DataLoader(rnn_lm.LMDataset(ids, 5), batch_size=4)  # 100 steps an epoch
+    rnn_lm.train_rnn(rnn_lm.VanillaRNNLM(20, 4, 8), loader, loader, epochs=2, eval_every=7, progress=True)
+    updates = capsys.readouterr().err.count("\r")
+    assert 5 <= updates <= rnn_lm.BAR_UPDATES + 3, updates

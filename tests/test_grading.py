@@ -15,7 +15,7 @@ import pytest
 
 from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
 from conftest import COURSE_KEY
-from rnnjudge.judge import NO_AUTHORS, judge_submission
+from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnjudge.sandbox import pids_cgroup_parent
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
@@ -198,6 +198,7 @@ def test_replayed_answers_score_only_under_the_secret_they_were_recorded_with(re
     """3. The replay is a real attack (full marks under the recording's secret); under the course's
     secret the judge asks other questions, and the table answers none (0 in the class above)."""
     attack = _write(tmp_path / "replay.py", replay_attack(replay_table))
+    assert attack.stat().st_size < MAX_CODE_BYTES  # a file the grader takes
     result = judge_submission(attack, RECORDING_KEY, mode="bwrap", timeout=TIMEOUT)
     failed = sorted(name for name, c in result["checks"].items() if not c["passed"])
     assert failed == ["task1_vanishing", "task2_vanishing"], failed  # all but what the table could not carry

@@ -54,7 +54,7 @@ def test_every_public_test_passes_with_the_solution(release_copy):
 # The mistake at the heart of each task (submission_bank.BUGGY): that task's public tests must fail on it.
 CENTRAL_MISTAKES = ["rnn_hidden_reset_every_step", "lstm_state_ignored", "loss_mean_counts_pads",
                     "eval_mean_of_batch_means", "eval_builds_graph", "eval_leaves_eval_mode", "norm_sum_of_norms",
-                    "gtt_reversed", "gtt_loss_of_all_steps"]
+                    "gtt_reversed", "gtt_loss_of_all_steps", "rnn_state_made_on_the_cpu", "loss_gather_on_raw_targets"]
 
 
 @pytest.mark.parametrize("name", CENTRAL_MISTAKES)

@@ -39,6 +39,7 @@ NOBODY = 65534
 MAX_PROCESSES = 64
 FILE_SIZE_LIMIT = 64 << 20
 TMPFS_BYTES = 256 << 20
+CGROUP_EMPTY_SECONDS = 30.0  # how long the clean-up waits for killed processes to leave their cgroup
 
 INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install "
                 "bubblewrap` (Fedora); it needs unprivileged user namespaces. On macOS there is no bubblewrap: "
@@ -201,20 +202,29 @@ class ProcessGroup:
                             "except OSError:\n    pass"], preexec_fn=become_nobody, cwd="/")
         if self.path is None:
             return
-        for _ in range(500):  # killed processes leave the cgroup once reaped: wait up to ~5 s
+        try:  # cgroup v2 (Linux 5.14+): every member killed at once, forks in flight included
+            (self.path / "cgroup.kill").write_text("1")
+        except OSError:
+            pass
+        deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
+        while True:  # killed processes leave the cgroup once reaped, later on a loaded machine
             try:
                 pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
                 if not pids:
                     self.path.rmdir()
                     return
-            except OSError:
+            except FileNotFoundError:
+                return
+            except OSError:  # EBUSY: members not yet gone
+                pids = []
+            if time.monotonic() > deadline:
                 return
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            time.sleep(0.01)
+            time.sleep(0.02)
 
 
 def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) -> None:

@@ -199,6 +199,20 @@ def op_forward(header, arrays, objects):
     return {"logits_dtype": dtype}, {"logits": as_array(logits, "logits"), **state_arrays(kind, new_state)}
 
 
+def op_forward_on_meta(header, arrays, objects):
+    """The model and its inputs on PyTorch's ``meta`` device (shapes, no data): code that makes a
+    tensor on the CPU for itself (``torch.zeros(B, H)`` with no device) fails here as on a GPU."""
+    model, kind = objects["model"].to("meta"), objects["kind"]
+    state = given_state(kind, arrays)
+    if state is not None:
+        state = state.to("meta") if kind == "rnn" else tuple(s.to("meta") for s in state)
+    x = torch.from_numpy(arrays["x"]).to("meta")
+    with torch.no_grad():
+        logits, new_state = model(x) if state is None else model(x, state)
+    states = [new_state] if kind == "rnn" else list(new_state)
+    return {"devices": [t.device.type for t in (logits, *states)], "shapes": [list(t.shape) for t in (logits, *states)]}, {}
+
+
 def op_forward_backward(header, arrays, objects):
     """Gradients of sum(logits * R) + sum(h_T * S) with respect to the model's parameters."""
     model, kind = objects["model"], objects["kind"]
@@ -215,8 +229,19 @@ def op_forward_backward(header, arrays, objects):
 
 
 def op_lm_loss(header, arrays, objects):
+    """``lm_loss`` on the judge's logits; ``layout`` "time_major" sends them (T, B, V) and passes their
+    transpose (non-contiguous, as a model that runs time-major returns them); ``device`` "meta"
+    passes them on the meta device (the reply then has no value)."""
     logits = torch.from_numpy(arrays["logits"]).requires_grad_(header["grad"])
-    value = submission("lm_loss")(logits, torch.from_numpy(arrays["targets"]), **header["kwargs"])
+    targets = torch.from_numpy(arrays["targets"])
+    passed = logits
+    if header.get("layout") == "time_major":
+        passed, targets = logits.transpose(0, 1), targets.t()
+    if header.get("device") == "meta":
+        value = submission("lm_loss")(passed.detach().to("meta"), targets.to("meta"), **header["kwargs"])
+        return {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0,
+                "device": value.device.type if isinstance(value, torch.Tensor) else None}, {}
+    value = submission("lm_loss")(passed, targets, **header["kwargs"])
     reply = {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0, "type": describe_value(value)}
     out = {"value": np.asarray(float(value.detach() if isinstance(value, torch.Tensor) else value), dtype=np.float64)}
     if header["grad"]:
@@ -300,17 +325,39 @@ def op_grad_norm(header, arrays, objects):
             "grads_unchanged": unchanged}, {}
 
 
+def hooks_on(model: nn.Module) -> int:
+    """Hooks registered on the model's modules (forward, pre-forward, backward)."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(getattr(m, "_backward_pre_hooks", {})) for m in model.modules())
+
+
 def op_gradient_through_time(header, arrays, objects):
-    install_judged_loss(header, arrays)
+    """The submission's function ``repeat`` times on the fixture; ``device`` "meta" runs it there, with a
+    stand-in loss that carries no value (the reply then has only shapes and devices)."""
+    on_meta = header.get("device") == "meta"
+    if on_meta:
+        sys.modules["rnn_lm"].lm_loss = lambda logits, targets, ignore_index=0, reduction="mean": (logits * 0).sum()
+    else:
+        install_judged_loss(header, arrays)
     model = fixture(header, arrays)
+    x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
+    if on_meta:
+        model, x, y = model.to("meta"), x.to("meta"), y.to("meta")
     kwargs = {} if header["pad_id"] is None else {"pad_id": header["pad_id"]}
-    g = submission("gradient_through_time")(model, torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]),
-                                            **kwargs)
-    return {"type": describe_value(g), "param_grads_none": all(p.grad is None for p in model.parameters())}, \
-        {"g": as_array(g, "the returned norms")}
+    hooks = []
+    for _ in range(header.get("repeat", 1)):
+        g = submission("gradient_through_time")(model, x, y, **kwargs)
+        hooks.append(hooks_on(model))
+    reply = {"type": describe_value(g), "param_grads_none": all(p.grad is None for p in model.parameters()),
+             "hooks_after_each_call": hooks}
+    if on_meta:
+        return reply | {"device": g.device.type if isinstance(g, torch.Tensor) else None,
+                        "shape": list(g.shape) if isinstance(g, torch.Tensor) else None}, {}
+    return reply, {"g": as_array(g, "the returned norms")}
 
 
-OPS = {"build": op_build, "forward": op_forward, "forward_backward": op_forward_backward,
+OPS = {"build": op_build, "forward": op_forward, "forward_on_meta": op_forward_on_meta,
+       "forward_backward": op_forward_backward,
        "lm_loss": op_lm_loss, "evaluate": op_evaluate, "grad_norm": op_grad_norm,
        "gradient_through_time": op_gradient_through_time}
 

@@ -9,8 +9,9 @@ from hypothesis import given, strategies as st
 
 from .. import secret
 from ..references import close, log_softmax, nll
-from ..registry import check, examples
+from ..registry import GUESSABLE, check, examples
 from ..session import expect_array
+from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 
 def loss_case(B, T, V, seed, pad_frac=0.3, ignore_index=0) -> tuple[np.ndarray, np.ndarray]:
@@ -22,9 +23,13 @@ def loss_case(B, T, V, seed, pad_frac=0.3, ignore_index=0) -> tuple[np.ndarray, 
     return logits, targets
 
 
-def call_lm_loss(worker, logits, targets, grad=False, **kwargs) -> tuple[float, dict, dict]:
-    """(value, reply, arrays) of the submission's ``lm_loss(logits, targets, **kwargs)``."""
-    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad}, {"logits": logits, "targets": targets})
+def call_lm_loss(worker, logits, targets, grad=False, layout="batch_major", **kwargs) -> tuple[float, dict, dict]:
+    """(value, reply, arrays) of the submission's ``lm_loss(logits, targets, **kwargs)``; with
+    ``layout="time_major"`` the logits reach it as a non-contiguous transpose."""
+    if layout == "time_major":
+        logits, targets = np.ascontiguousarray(logits.transpose(1, 0, 2)), np.ascontiguousarray(targets.T)
+    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad, "layout": layout},
+                                   {"logits": logits, "targets": targets})
     assert reply.get("is_scalar_tensor") is True, f"lm_loss should return a scalar tensor, got {reply.get('type')}"
     return float(expect_array(arrays, "value", (), "the loss")), reply, arrays
 
@@ -32,7 +37,7 @@ def call_lm_loss(worker, logits, targets, grad=False, **kwargs) -> tuple[float, 
 @check(3, "lm_loss: matches a float64 reference (mean and sum, random shapes, padding)")
 def task3_reference(worker):
     @examples("task3_reference")
-    @given(st.integers(1, 5), st.integers(1, 7), st.integers(3, 20), st.floats(0.0, 0.8), st.sampled_from([0, 2]))
+    @given(st.integers(1, 5), st.integers(1, 7), st.integers(3, 20), st.floats(0.0, 0.8), st.sampled_from([0, 2, -100]))
     def prop(B, T, V, pad_frac, ignore_index):
         logits, targets = loss_case(B, T, V, seed=B * 100 + T, pad_frac=pad_frac, ignore_index=ignore_index)
         total, count = nll(logits.astype(np.float64), targets, ignore_index)
@@ -71,3 +76,26 @@ def task3_gradient(worker):
     onehot[rows, cols, targets[rows, cols]] = 1.0
     want = (p - onehot) * (targets != 0)[..., None] / (targets != 0).sum()
     close(expect_array(arrays, "grad", want.shape, "d loss / d logits"), want, "d loss / d logits")
+
+
+@check(3, "lm_loss: any pad id (PyTorch's -100 too) and non-contiguous logits")
+def task3_any_layout(worker):
+    V = secret.integer(5, 16, "task3_any_layout V")
+    for ignore_index in (-100, V + 3):
+        logits, targets = loss_case(4, 6, V, seed=11, pad_frac=0.4, ignore_index=ignore_index)
+        total, count = nll(logits.astype(np.float64), targets, ignore_index)
+        got, _, _ = call_lm_loss(worker, logits, targets, layout="time_major", ignore_index=ignore_index,
+                                 reduction="sum")
+        assert math.isclose(got, total, rel_tol=1e-4, abs_tol=1e-5), (
+            f"with ignore_index={ignore_index} (a pad id outside the vocabulary) and logits that are a transpose "
+            f"(not contiguous: use .reshape, not .view): got {got:.6f}, expected {total:.6f}")
+
+
+@check(3, "lm_loss: runs on the device of its inputs", gated=GUESSABLE)
+def task3_device(worker):
+    logits, targets = loss_case(3, 5, 9, seed=12, ignore_index=-100)
+    reply, _ = on_other_device(lambda: worker.request(
+        "lm_loss", {"kwargs": {"ignore_index": -100}, "grad": False, "device": "meta"},
+        {"logits": logits, "targets": targets}))
+    assert reply.get("is_scalar_tensor") is True and reply.get("device") == "meta", \
+        f"with the logits on another device the loss came back on {reply.get('device')}: {ELSEWHERE_HINT}"

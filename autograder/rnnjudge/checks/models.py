@@ -15,6 +15,7 @@ from ..references import (FORWARD, GATES, PARAMETER_NAMES, as_tensors, close, de
                           random_params, torch_forward, tokens)
 from ..registry import ATTESTED, CHECKS, GUESSABLE, Check, examples
 from ..session import expect_array
+from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 # task -> (class name, model kind, recurrent attribute, its expected type)
 MODELS = {1: ("VanillaRNNLM", "rnn", "rnn_cell", "torch.nn.modules.rnn.RNNCell"),
@@ -193,6 +194,20 @@ def causality_check(task):
     return body
 
 
+def device_check(task):
+    def body(worker):
+        V, E, H, B, T = drawn_sizes(f"task{task}_device")
+        build(worker, task, V, E, H)
+        for state in (None, random_state(task, B, H, seed=9)):
+            arrays = {"x": tokens(B, T, V, seed=8), **state_in(task, state)}
+            reply, _ = on_other_device(lambda: worker.request("forward_on_meta", {}, arrays))
+            devices, shapes = reply.get("devices"), reply.get("shapes")
+            assert devices and all(d == "meta" for d in devices), \
+                f"with the inputs on another device, the outputs came back on {devices}: {ELSEWHERE_HINT}"
+            assert shapes and shapes[0] == [B, T, V], f"logits shape {shapes and shapes[0]}, expected {[B, T, V]}"
+    return body
+
+
 def continuation_check(task):
     def body(worker):
         V, E, H, B, T = drawn_sizes(f"task{task}_continuation")
@@ -265,6 +280,7 @@ for _task, _label in ((1, "VanillaRNNLM"), (2, "LSTMLM")):
         ("gradients", gradient_check, "parameter gradients equal a float64 reference", ""),
         ("causal", causality_check, "causal and batch-independent", GUESSABLE),
         ("continuation", continuation_check, "the returned state continues a sequence exactly", GUESSABLE),
+        ("device", device_check, "runs on the device of its inputs (no tensor made on a fixed device)", GUESSABLE),
         ("vanishing", vanishing_check, "gradient 20 steps back at initialisation (20 seeds)", GUESSABLE),
     ):
         _name = f"task{_task}_{_suffix}"

@@ -8,18 +8,20 @@ from hypothesis import given, strategies as st
 
 from .. import secret
 from ..references import close, gradient_through_time, gru_forward, random_params, tokens
-from ..registry import ATTESTED, check, examples
+from ..registry import ATTESTED, GUESSABLE, check, examples
 from ..session import expect_array
 from . import judged_loss
+from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 
-def call_gtt(worker, V, E, H, params, x, y, pad_id=None) -> tuple[np.ndarray, dict]:
-    """The submission's ``gradient_through_time`` on the fixture GRU with ``params``."""
+def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1) -> tuple[np.ndarray, dict]:
+    """The submission's ``gradient_through_time`` on the fixture GRU with ``params`` (``repeat`` times)."""
     logits, _ = gru_forward({k: v.astype(np.float64) for k, v in params.items()}, x, None)
     case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id, with_grad=True)
     loss_header, loss_arrays = judged_loss.pack([case])
     reply, arrays = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": pad_id,
-                                                             **loss_header}, {**params, "x": x, "y": y, **loss_arrays})
+                                                             "repeat": repeat, **loss_header},
+                                   {**params, "x": x, "y": y, **loss_arrays})
     return expect_array(arrays, "g", what="the returned norms"), reply
 
 
@@ -49,12 +51,30 @@ def task6_pad_id(worker):
     close(got, gradient_through_time("gru", params, x, y, pad_id=5), "with pad_id=5 and a pad last target")
 
 
-@check(6, "gradient_through_time: parameter gradients left untouched (as your process reports them)", gated=ATTESTED)
+@check(6, "gradient_through_time: parameter gradients and hooks left as they were, over repeated calls "
+          "(as your process reports them)", gated=ATTESTED)
 def task6_param_grads(worker):
     params = random_params("gru", 12, 3, 5, seed=3)
-    _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2))
+    _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), repeat=3)
     assert reply.get("param_grads_none") is True, \
         "parameters have .grad after the call: use torch.autograd.grad (or clear what you added)"
+    hooks = reply.get("hooks_after_each_call")
+    assert hooks == [0, 0, 0], (
+        f"hooks left on the model after each of 3 calls: {hooks}. Remove the hook you register (keep its handle "
+        "and call handle.remove(), in a finally): each one left keeps the embedding output of every later "
+        "forward pass alive, and memory grows with every call")
+
+
+@check(6, "gradient_through_time: runs on the device of its inputs", gated=GUESSABLE)
+def task6_device(worker):
+    V, E, H, B, T = 12, 3, 5, 2, 7
+    params = random_params("gru", V, E, H, seed=13)
+    reply, _ = on_other_device(lambda: worker.request(
+        "gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": None, "device": "meta"},
+        {**params, "x": tokens(B, T, V, seed=14), "y": tokens(B, T, V, seed=15)}))
+    assert reply.get("device") == "meta" and reply.get("shape") == [T], (
+        f"with the model and inputs on another device the norms came back on {reply.get('device')} with shape "
+        f"{reply.get('shape')}: {ELSEWHERE_HINT}")
 
 
 LAB_WINDOW = (26, 40)  # the lab's windows: 30 tokens, distances 20 and beyond (the sweep goes to 90)
