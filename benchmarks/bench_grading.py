@@ -10,8 +10,9 @@ Prints, measured in one run on this machine:
 - seconds for one submission under `otter run -a autograder.zip` (otter's start-up included);
 - wall time for `rnnlab grade` on a class of N submissions (the solution and the buggy variants
   of tests/submission_bank.py) with --workers W;
-- the last two `rnnlab grade` figures for the in-process grader of git revision --baseline (the
-  last one before the judge), checked out into a temporary worktree.
+- the two `rnnlab grade` figures for git revision --baseline, checked out into a temporary worktree
+  (327978f, the default: the in-process grader before the judge; 99fac62: the judge before the
+  course secret and the device checks).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def main() -> None:
         otter_s = timed([str(Path(sys.executable).parent / "otter"), "run", "-a", str(zip_path), "-o", str(tmp),
                          str(one)], tmp)
         before = baseline_times(args.baseline, tmp, one, klass, args.workers) if args.baseline else None
-    print(f"{'':52s} {'judge + sandbox':>16s} {'in-process (' + args.baseline + ')':>22s}")
+    print(f"{'':52s} {'this tree':>16s} {args.baseline:>22s}")
     rows = [("hidden suite, one submission, warm judge", judge_s, None),
             ("rnnlab grade, one submission (one worker)", ours[0], before and before[0]),
             (f"rnnlab grade, {args.class_size} submissions, {args.workers} workers", ours[1], before and before[1]),
@@ -104,7 +105,7 @@ def main() -> None:
     for label, new, old in rows:
         print(f"{label:52s} {new:14.1f} s {'' if old is None else f'{old:20.1f} s'}")
     print(f"per submission in the class: {ours[1] / args.class_size:.2f} s"
-          + (f" (in-process: {before[1] / args.class_size:.2f} s)" if before else ""))
+          + (f" ({args.baseline}: {before[1] / args.class_size:.2f} s)" if before else ""))
 
 
 if __name__ == "__main__":
