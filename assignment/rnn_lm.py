@@ -31,7 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-# Your team: one string per member, e.g. "Ada Lovelace (student ID 1234567, GitHub @ada)".
+# Your team: one string per member, e.g. "Ada Lovelace (student ID 1234567, GitHub @ada)"; working
+# alone, just your own.
 # The grader reads this list without running your code, so keep it a plain list of strings in
 # quotes; it puts the names next to your grade (an empty list costs no points).
 AUTHORS: list[str] = []

@@ -57,8 +57,10 @@ cfg = lab_support.LabConfig()
 if QUICK:
     cfg = lab_support.LabConfig(embedded_docs=384, embedded_valid_docs=64, batch_size=32, epochs=1,
                                 emb_dim=16, hidden_dim=32)
+SEQ_LEN = cfg.seq_len  # the window length: tokens per training sequence (Q5 and Q6 ask about it)
 data = lab_support.prepare_data(cfg)
 print(data.description, "| vocabulary:", len(data.itos), "| training windows:", len(data.train))
+print(f"SEQ_LEN: {SEQ_LEN} tokens a window")
 print(textwrap.fill("a line: " + lab_support.make_recall_corpus(1, seed=0)[0], 100))
 print(f"perplexity floor: {data.ppl_floor:.2f}")
 
