@@ -724,7 +724,7 @@ def sweep_figure(sweep: dict):
     """Recall accuracy, the gradient at the name, and the W_hh gradient norm, against distance."""
     import matplotlib.pyplot as plt
 
-    fig, (acc, grad, norm) = plt.subplots(1, 3, figsize=(15, 4))
+    fig, (acc, grad, norm) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")  # labels clear of panels
     for name in sweep["config"]["models"]:
         rows = [r for r in sweep["rows"] if r["model"] == name]
         d = [r["distance"] for r in rows]
