@@ -77,6 +77,13 @@ def task4_token_weighted(worker):
         hint = " (base 2? perplexity uses the natural exponential)" if math.isclose(ppl, 2 ** want, rel_tol=1e-4) else ""
         assert math.isclose(ppl, math.exp(want), rel_tol=1e-4), \
             f"perplexity {ppl:.4f}, expected exp(mean loss) = {math.exp(want):.4f}{hint}"
+    # one non-pad target in the whole data: its own loss (no special case for a count of 1)
+    batches = [(x, np.where(np.arange(y.size).reshape(y.shape) == 0, y, 0) if i == 0 else np.zeros_like(y))
+               for i, (x, y) in enumerate(uneven_batches())]
+    total, count = nll(fixed_logits(batches[0][0]), batches[0][1], 0)
+    loss, _ = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, batches, fixed_logits)["values"]
+    assert count == 1 and math.isclose(loss, total, rel_tol=1e-4), \
+        f"with one non-pad target in all the batches: mean loss {loss:.5f}, expected its own loss {total:.5f}"
 
 
 @check(4, "evaluate: no autograd graph; parameters, gradients and mode untouched (as your process reports them)",
@@ -89,6 +96,9 @@ def task4_no_side_effects(worker):
         assert isinstance(calls, list) and calls, "evaluate never called the model"
         assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \
             "the model ran with gradients enabled: use torch.no_grad()"
+        assert not any(isinstance(c, dict) and c.get("training") for c in calls), \
+            "the model ran in train mode: call model.eval() before the batches (dropout would stay on), " \
+            "then restore the mode it had"
         assert reply.get("params_unchanged") is True, "evaluate changed the parameters"
         assert reply.get("grads_unchanged") is True, "evaluate changed the parameters' .grad"
         assert reply.get("training_after") is training, \

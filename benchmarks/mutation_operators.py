@@ -1,0 +1,138 @@
+"""Mutation operators for the mistakes students make in PyTorch code, as cosmic-ray operators.
+
+cosmic-ray's core operators change arithmetic, comparisons, numbers, booleans and loops. A lab's
+task regions hold few of those: most of a student's mistakes there are a forgotten keyword
+argument (`padding_idx=`, `ignore_index=`, `batch_first=`), a call left out (`model.eval()`,
+`handle.remove()`, `.detach()`, `.flip(0)`) or a wrong string (`"weight_hh"`). These four operators
+make those mutants through cosmic-ray's own `Operator` interface (parso trees), so that
+`cosmic_ray.mutating.mutate_code` applies them like its own.
+"""
+
+from parso.python.tree import Keyword, Name, String
+
+from cosmic_ray.operators.operator import Example, Operator
+
+MODULE_NAMES = {"torch", "nn", "F", "math"}  # `torch.stack(...)` is a function, not a method call on a value
+
+
+def is_call_trailer(node) -> bool:
+    return node.type == "trailer" and node.children[0].value == "("
+
+
+def keyword_arguments(node) -> list:
+    """The keyword arguments (`name=value`) of a call's argument trailer `(...)`."""
+    if not is_call_trailer(node) or len(node.children) != 3:
+        return []
+    inner = node.children[1]
+    items = inner.children if inner.type == "arglist" else [inner]
+    return [a for a in items if a.type == "argument" and a.children[1].type == "operator"
+            and a.children[1].value == "="]
+
+
+class RemoveKeywordArgument(Operator):
+    """Drops one keyword argument of a call, so that its default applies: `padding_idx=pad_idx`,
+    `ignore_index=ignore_index`, `batch_first=True`, `dim=1`."""
+
+    def mutation_positions(self, node):
+        for arg in keyword_arguments(node):
+            yield arg.start_pos, arg.end_pos
+
+    def mutate(self, node, index):
+        arg = keyword_arguments(node)[index]
+        if node.children[1] is arg:  # the call's only argument
+            node.children = [node.children[0], node.children[2]]
+            return node
+        items = node.children[1].children
+        i = items.index(arg)
+        start = i - 1 if i > 0 else i  # the argument and the comma before it (after it, when first)
+        del items[start:start + 2]
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("f(a, b=1, c=2)", "f(a, c=2)"),
+                Example("f(a, b=1, c=2)", "f(a, b=1)", occurrence=1),
+                Example("x.sum(dim=1)", "x.sum()"),
+                Example("f(b=1, c=2)", "f( c=2)"))
+
+
+def is_call(node) -> bool:
+    return node.type == "atom_expr" and is_call_trailer(node.children[-1])
+
+
+class RemoveCallStatement(Operator):
+    """Replaces a statement that is only a call with `pass`: `model.eval()`, `handle.remove()`,
+    `states.append(h)`: the step a student forgets."""
+
+    def mutation_positions(self, node):
+        if node.type == "simple_stmt" and is_call(node.children[0]):
+            yield node.children[0].start_pos, node.children[0].end_pos
+
+    def mutate(self, node, index):
+        call = node.children[0]
+        node.children[0] = Keyword("pass", call.start_pos, prefix=call.get_first_leaf().prefix)
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("model.eval()\n", "pass\n"), Example("states.append(h)\n", "pass\n"))
+
+
+def method_calls(node) -> list[int]:
+    """Indices i in an `atom_expr`'s children where `.name` (i) and `(...)` (i + 1) call a method
+    of the value before them."""
+    if node.type != "atom_expr":
+        return []
+    children = node.children
+    found = []
+    for i in range(1, len(children) - 1):
+        if children[i].children[0].value == "." and is_call_trailer(children[i + 1]):
+            module_function = i == 1 and isinstance(children[0], Name) and children[0].value in MODULE_NAMES
+            if not module_function:
+                found.append(i)
+    return found
+
+
+class RemoveMethodCall(Operator):
+    """Leaves out one method call of a chain, keeping the value it was called on:
+    `g.detach().sqrt()` -> `g.detach()`, `norms.flip(0)` -> `norms`, `model.eval()` -> `model`."""
+
+    def mutation_positions(self, node):
+        # a list, not a generator: cosmic-ray mutates the node while it iterates over the positions
+        return [(node.children[i].start_pos, node.children[i + 1].end_pos) for i in method_calls(node)]
+
+    def mutate(self, node, index):
+        i = method_calls(node)[index]
+        del node.children[i:i + 2]
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("y = g.detach().sqrt()", "y = g.sqrt()"),
+                Example("y = g.detach().sqrt()", "y = g.detach()", occurrence=1),
+                Example("y = norms.flip(0)", "y = norms"))
+
+
+def is_docstring(leaf) -> bool:
+    return leaf.parent.type == "simple_stmt" and leaf.parent.children[0] is leaf
+
+
+class ReplaceStringLiteral(Operator):
+    """Changes a string constant (as mutmut does): `"weight_hh"` -> `"XXweight_hhXX"`; a wrong name
+    or option."""
+
+    def mutation_positions(self, node):
+        if isinstance(node, String) and not is_docstring(node) and node.value[:1] in "'\"":
+            yield node.start_pos, node.end_pos
+
+    def mutate(self, node, index):
+        quote = node.value[0]
+        return String(f"{quote}XX{node.value[1:-1]}XX{quote}", node.start_pos, prefix=node.prefix)
+
+    @classmethod
+    def examples(cls):
+        return (Example("x = 'tanh'", "x = 'XXtanhXX'"),)
+
+
+OPERATORS = {f"rnnlab/{cls.__name__}": cls for cls in
+             (RemoveKeywordArgument, RemoveCallStatement, RemoveMethodCall, ReplaceStringLiteral)}
