@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
 import textwrap
 import time
@@ -231,10 +232,44 @@ class LabConfig:
     models: tuple[str, ...] = MODEL_NAMES
     far_k: int = 20                 # text data: the distance at which gradients are compared
     device: str = "auto"            # "auto": CUDA, then MPS, then CPU
-    threads: int | None = None
+    threads: int | None = None       # CPU threads; None: PyTorch's default less the cores busy elsewhere
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice (the physical cores, or OMP_NUM_THREADS)
+
+
+def cores_busy_elsewhere(seconds: float = 0.5) -> float:
+    """How many cores other programs keep busy right now: the machine's CPU time over a short
+    window, less this process's (Linux's /proc/stat); elsewhere the 1-minute load average."""
+    def machine_busy() -> float:  # CPU seconds spent by everything but the idle task
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:8]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+    def own_busy() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    try:
+        machine, own, start = machine_busy(), own_busy(), time.perf_counter()
+        time.sleep(seconds)
+        return max(0.0, (machine_busy() - machine - (own_busy() - own)) / (time.perf_counter() - start))
+    except (OSError, ValueError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def set_threads(cfg: LabConfig) -> int:
+    """Sets PyTorch's CPU threads: ``cfg.threads``, or by default one per core not busy elsewhere.
+
+    Why: PyTorch's threads wait for each other at every operation, so on a shared machine a thread
+    that another program holds off its core stalls all of them: next to one busy program on 2
+    cores, 2 threads ran an RNN step 6x slower than 1 thread (benchmarks/bench_busy.py)."""
+    threads = cfg.threads or max(1, DEFAULT_THREADS - round(cores_busy_elsewhere()))
+    torch.set_num_threads(threads)
+    return threads
 
 
 def load_texts(cfg: LabConfig) -> tuple[list[str], list[str], str]:
@@ -422,14 +457,13 @@ def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -
 
 def run_header(cfg: LabConfig) -> dict:
     """What every results file starts with: the config and how it ran (device, precision per model)."""
-    return {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)),
+    return {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)), "threads": torch.get_num_threads(),
             "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models}}
 
 
 def run_experiment(cfg: LabConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train every model in ``cfg.models`` on the same data; write results and plots to ``out_dir``."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     start = time.perf_counter()
     data = prepare_data(cfg)
     results = {**run_header(cfg), "data": data.description, "vocab_size": len(data.itos), "train_windows": len(data.train), "valid_windows": len(data.valid),
@@ -470,8 +504,7 @@ def run_sweep(cfg: LabConfig, distances=SWEEP_DISTANCES, out_dir: str | Path | N
     """Train every model at every distance (same steps, sizes and seed); write sweep.json and sweep.png."""
     from tqdm import tqdm
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     start = time.perf_counter()
     rows = []
     bar = tqdm(total=len(distances) * len(cfg.models), desc="sweep", disable=not progress, mininterval=1)
