@@ -32,7 +32,7 @@ from rnnjudge.registry import split_points
 from rnnjudge.secret import NoSecret
 from rnnlab import course_secret
 from rnnlab.answers_sheet import write_answers_sheet
-from rnnlab.class_report import add_report_arguments, shared_names, spreadsheet_safe, write_class_report
+from rnnlab.class_report import add_report_arguments, plural, shared_names, spreadsheet_safe, write_class_report
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
 from rnnlab.notebook import ANSWERED, NOTEBOOK_NAME, READ, NotebookReport, missing, read_notebook
@@ -181,7 +181,11 @@ def feedback_text(grade: Grade) -> str:
     found, passed = notebook_findings(grade.notebook), grade.notebook.passed
     lines.append(f"Notebook ({NOTEBOOK_NAME}, read as committed, never run): {grade.notebook.points:g} / {NOTEBOOK_POINTS}")
     for c in NOTEBOOK_CHECKS:
-        lines.append(f"  [{'PASS' if passed[c.key] else 'FAIL'}] {c.points} points if {c.title}: {found[c.key]}")
+        lines.append(f"  [{'PASS' if passed[c.key] else 'FAIL'}] {plural(c.points, 'point')} if {c.title}: "
+                     f"{found[c.key]}")
+    lines += [f"  {'HOLDS' if holds else 'FAILS'} on your run: {text}" for holds, text in grade.notebook.claims]
+    if grade.notebook.numbers_line:
+        lines.append(f"  Your numbers (the results table your notebook printed): {grade.notebook.numbers_line}")
     lines += ["", "Discussion answers (scored by your TA):", *(answer_line(grade, q) for q in QUESTIONS), ""]
     pending = f" (not scored yet: {', '.join(grade.unscored)})" if grade.unscored else ""
     lines.append(f"Total: {grade.grade_total:g} / {GRADE_POINTS}{pending}")
@@ -231,7 +235,7 @@ def output_folders(grades: list[Grade]) -> list[str]:
 
 
 FINAL_GRADES_COLUMNS = ["file", *(t.key for t in TASKS), "notebook", *(q.key for q in QUESTIONS), "total_points_earned",
-                        "percent_correct", "grading_status", "notebook_status", "authors"]
+                        "percent_correct", "grading_status", "notebook_status", "notebook_numbers", "authors"]
 
 
 def final_grades_row(g: Grade) -> list[str]:
@@ -239,7 +243,7 @@ def final_grades_row(g: Grade) -> list[str]:
     manual = ["" if g.manual[q.key] is None else f"{g.manual[q.key]:g}" for q in QUESTIONS]
     return [spreadsheet_safe(g.file), *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.notebook.points:g}", *manual,
             f"{g.grade_total:g}", f"{100 * g.grade_total / GRADE_POINTS:.2f}", spreadsheet_safe(g.status_line),
-            spreadsheet_safe(g.notebook.summary), spreadsheet_safe(g.authors_line)]
+            spreadsheet_safe(g.notebook.summary), spreadsheet_safe(g.notebook.numbers_line), spreadsheet_safe(g.authors_line)]
 
 
 def write_outputs(grades: list[Grade], out: Path) -> None:

@@ -88,6 +88,14 @@ class NotebookReport:
         return "; ".join(parts)
 
 
+    @property
+    def numbers_line(self) -> str:
+        """The team's numbers on one line: ``RNN: recall 0.125, ...; LSTM: ...; floor 22.06`` ("" if none)."""
+        models = ["{}: {}".format(model, ", ".join(f"{k} {v}" for k, v in cols.items()))
+                  for model, cols in self.numbers.items()]
+        return "; ".join(models + ([f"floor {self.floor}"] if self.floor and models else []))
+
+
 def missing(status: str) -> NotebookReport:
     """The report of a notebook that is not there or cannot be read: every answer not found."""
     return NotebookReport(status=status, answers={q.key: Answer(NOT_FOUND) for q in QUESTIONS})

@@ -14,7 +14,7 @@ import pytest
 import student_notebooks as sn
 from rnnlab import release
 from rnnlab.answers_sheet import write_answers_sheet
-from rnnlab.grade import FINAL_GRADES_COLUMNS, Grade, feedback_text, gradescope_results, output_folders, write_outputs
+from rnnlab.grade import FINAL_GRADES_COLUMNS, Grade, feedback_text, output_folders, write_outputs
 from rnnlab.gradebook import GradebookError, write_gradebook
 from rnnlab.manual_scores import SHEET_COLUMNS, ManualScoresError, merge, read_sheet, write_sheet
 from rnnlab.notebook import ANSWERED, EMPTY, NOT_FOUND, PLACEHOLDER, READ, read_notebook
@@ -207,10 +207,13 @@ def test_final_grades_show_the_notebook_and_leave_unscored_answers_blank(tmp_pat
     assert float(rows["alice/rnn_lm.py"]["percent_correct"]) == pytest.approx(100 * 105 / GRADE_POINTS, abs=0.01)
     assert rows["bob/rnn_lm.py"]["notebook"] == "2" and "1 error cell" in rows["bob/rnn_lm.py"]["notebook_status"]
     assert rows["carol/rnn_lm.py"]["notebook_status"].startswith("never run")
+    assert rows["alice/rnn_lm.py"]["notebook_numbers"].startswith(
+        "RNN: recall 0.125, best val ppl 23.84 @1100, vs floor +8.1%, grad@21 init 3.10e-07, grad@21 trained 2.00e-05; LSTM:")
+    assert rows["alice/rnn_lm.py"]["notebook_numbers"].endswith("; floor 22.06")
     assert rows["carol/rnn_lm.py"]["authors"].startswith("'=HYPERLINK")  # spreadsheet-safe
     assert "not valid JSON" in rows["dave/rnn_lm.py"]["notebook_status"] and rows["dave/rnn_lm.py"]["notebook"] == "0"
     feedback = (tmp_path / "out" / "bob" / "feedback.txt").read_text()
-    assert "[FAIL] 1 points if it was run and no cell stored an error: code cell 3: NotImplementedError" in feedback
+    assert "[FAIL] 1 point if it was run and no cell stored an error: code cell 3: NotImplementedError" in feedback
     assert "Q2: not scored yet (placeholder left unchanged)" in feedback
     assert f"Total: {90 + 2} / {GRADE_POINTS} (not scored yet: Q1, Q2, Q3, Q4, Q5, Q6)" in feedback
     results = json.loads((tmp_path / "out" / "bob" / "results.json").read_text())
@@ -246,6 +249,8 @@ def test_merged_manual_scores_reach_final_grades_results_and_feedback(tmp_path):
             "output": "Q6: 3.5 / 5", "visibility": "visible"} in results["tests"]
     feedback = feedback_text(grades[0])
     assert "Q6: 3.5 / 5" in feedback and f"Total: 133.5 / {GRADE_POINTS}\n" in feedback
+    assert "  FAILS on your run: The corpus's floor is perplexity 22.06." in feedback
+    assert "  Your numbers (the results table your notebook printed): RNN: recall 0.125," in feedback
 
 
 @pytest.mark.parametrize("edit, problem", [
