@@ -4,10 +4,16 @@ For each submission a judge process runs every hidden check against a sandboxed 
 alone runs the submission's code (see ``rnnjudge``). Whatever a submission does, it gets exactly
 one row, and no other submission, file or process is affected.
 
-Writes to ``--out``: ``final_grades.csv`` (otter's columns, then ``authors``), per submission
-``NAME/results.json`` (Gradescope's format), ``NAME/feedback.txt`` (for the student) and
-``NAME/log.txt`` (for the TA: what the submission printed), ``score_distribution.png``, and the
-class report.
+In a folder per team (GitHub Classroom clones) the team's ``lab.ipynb`` is read too, as JSON, never
+run (``rnnlab.notebook``): its points (``NOTEBOOK_CHECKS``) join the grade, and its answers go to the
+answers sheet, where a TA scores them (``manual_scores.csv``, merged with ``--manual``).
+
+Writes to ``--out``: ``final_grades.csv`` (otter's columns, the notebook's and the answers', then the
+statuses and ``authors``), per submission ``NAME/results.json`` (Gradescope's format),
+``NAME/feedback.txt`` (for the student), ``NAME/log.txt`` (for the TA: what the submission printed)
+and ``NAME/answers.html`` (the team's answers, printable), ``score_distribution.png``, the class
+report, the answers sheet (``answers.html``, ``manual_scores.csv``) and, with ``--gradebook``, a file
+for the course's gradebook.
 """
 
 from __future__ import annotations
@@ -25,8 +31,12 @@ from pathlib import Path
 from rnnjudge.registry import split_points
 from rnnjudge.secret import NoSecret
 from rnnlab import course_secret
-from rnnlab.class_report import add_report_arguments, shared_names, spreadsheet_safe, write_class_report
-from rnnlab.tasks import TASKS, TOTAL_POINTS
+from rnnlab.answers_sheet import write_answers_sheet
+from rnnlab.class_report import add_report_arguments, plural, shared_names, spreadsheet_safe, write_class_report
+from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
+from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
+from rnnlab.notebook import ANSWERED, NOTEBOOK_NAME, READ, NotebookReport, missing, read_notebook
+from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 UNSANDBOXED = "graded unsandboxed (--no-sandbox)"
@@ -41,10 +51,23 @@ class Grade:
     log: str = ""  # what the submission printed: for the TA only
     authors: list[str] = field(default_factory=list)  # the team's names, from the submission's AUTHORS
     notes: list[str] = field(default_factory=list)  # worth telling, costs nothing: "no authors named ..."
+    notebook: NotebookReport = field(default_factory=lambda: missing("not read"))  # the team's lab.ipynb
+    manual: dict[str, float | None] = field(default_factory=lambda: {q.key: None for q in QUESTIONS})  # TA's points
 
     @property
     def total(self) -> float:
+        """The code's points (the hidden checks)."""
         return round(sum(self.task_points.values()), 4)
+
+    @property
+    def grade_total(self) -> float:
+        """The whole grade: the code's, the notebook's and the answers' scored so far."""
+        return round(self.total + self.notebook.points + sum(p for p in self.manual.values() if p is not None), 4)
+
+    @property
+    def unscored(self) -> list[str]:
+        """The questions (Q1, ...) whose answer has no points from the TA yet."""
+        return [q.label for q in QUESTIONS if self.manual[q.key] is None]
 
     @property
     def status_line(self) -> str:
@@ -84,6 +107,11 @@ def find_submissions(paths: list[str]) -> dict[str, Path]:
     return found
 
 
+def notebook_of(name: str, path: Path) -> Path | None:
+    """The team's lab.ipynb: next to the rnn_lm.py of a team's folder; a single-file submission has none."""
+    return path.parent / NOTEBOOK_NAME if "/" in name else None
+
+
 def checks_of_task(grade: Grade, task: int) -> list[tuple[str, dict]]:
     return [(name, c) for name, c in grade.checks.items() if c["task"] == task]
 
@@ -120,16 +148,47 @@ def judge_one(path: Path, key: bytes, mode: str, memory_mb: int, timeout: float)
     return judge_submission(path, key, mode, Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5), timeout)
 
 
+def notebook_findings(report: NotebookReport) -> dict[str, str]:
+    """What each notebook check found, in a few words: check key -> text."""
+    if report.status != READ:
+        return {c.key: report.status for c in NOTEBOOK_CHECKS}
+    if not report.executed:
+        return {c.key: "the notebook was never run" for c in NOTEBOOK_CHECKS}
+    holding = sum(holds for holds, _ in report.claims)
+    return {"ran_in_order": "; ".join(report.order_problems) or "execution counts in order",
+            "no_errors": "; ".join(report.errors) or "no error stored",
+            "claims_printed": (f"{holding} of {len(report.claims)} claims hold on your run" if report.claims
+                               else "no claim printed: run the experiment and the claims cell")}
+
+
+def answer_line(grade: Grade, q) -> str:
+    points = grade.manual[q.key]
+    answer = grade.notebook.answers[q.key]
+    scored = "not scored yet" if points is None else f"{points:g} / {q.points}"
+    return f"  {q.label}: {scored}" + ("" if answer.state == ANSWERED else f" ({answer.state})")
+
+
 def feedback_text(grade: Grade) -> str:
     """What the student reads: scores and each check's feedback; never the submission's output."""
     lines = [f"Submission: {grade.file}", f"Authors: {grade.authors_line or 'none named'}",
-             f"Status: {grade.status_line}", f"Score: {grade.total:g} / {TOTAL_POINTS}", ""]
+             f"Status: {grade.status_line}", f"Code: {grade.total:g} / {TOTAL_POINTS}", ""]
     for t in TASKS:
         lines.append(f"Task {t.number} ({t.title}): {grade.task_points[t.key]:g} / {t.points}")
         for _, c in checks_of_task(grade, t.number):
             mark = "PASS" if c["passed"] else "FAIL"
             lines.append(f"  [{mark}] " + c["feedback"].replace("\n", "\n         "))
         lines.append("")
+    found, passed = notebook_findings(grade.notebook), grade.notebook.passed
+    lines.append(f"Notebook ({NOTEBOOK_NAME}, read as committed, never run): {grade.notebook.points:g} / {NOTEBOOK_POINTS}")
+    for c in NOTEBOOK_CHECKS:
+        lines.append(f"  [{'PASS' if passed[c.key] else 'FAIL'}] {plural(c.points, 'point')} if {c.title}: "
+                     f"{found[c.key]}")
+    lines += [f"  {'HOLDS' if holds else 'FAILS'} on your run: {text}" for holds, text in grade.notebook.claims]
+    if grade.notebook.numbers_line:
+        lines.append(f"  Your numbers (the results table your notebook printed): {grade.notebook.numbers_line}")
+    lines += ["", "Discussion answers (scored by your TA):", *(answer_line(grade, q) for q in QUESTIONS), ""]
+    pending = f" (not scored yet: {', '.join(grade.unscored)})" if grade.unscored else ""
+    lines.append(f"Total: {grade.grade_total:g} / {GRADE_POINTS}{pending}")
     return "\n".join(lines) + "\n"
 
 
@@ -141,12 +200,23 @@ def gradescope_results(grade: Grade) -> dict:
         for name, c in checks_of_task(grade, t.number):
             tests.append({"name": f"Task {t.number}: {name}", "score": points[name] if c["passed"] else 0.0,
                           "max_score": points[name], "output": c["feedback"], "visibility": "visible"})
-    output = f"Authors: {grade.authors_line or 'none named'}\nStatus: {grade.status_line}"
-    return {"score": grade.total, "output": output, "tests": tests,
+    found, passed = notebook_findings(grade.notebook), grade.notebook.passed
+    for c in NOTEBOOK_CHECKS:
+        tests.append({"name": f"Notebook: {c.title}", "score": float(c.points if passed[c.key] else 0),
+                      "max_score": c.points, "output": found[c.key], "visibility": "visible"})
+    for q in QUESTIONS:  # only once the TA has scored them: Gradescope shows a test's score as final
+        if grade.manual[q.key] is not None:
+            tests.append({"name": f"{q.label} (discussion answer, scored by your TA)", "score": grade.manual[q.key],
+                          "max_score": q.points, "output": answer_line(grade, q).strip(), "visibility": "visible"})
+    pending = f"\nAnswers not scored yet: {', '.join(grade.unscored)}" if grade.unscored else ""
+    output = f"Authors: {grade.authors_line or 'none named'}\nStatus: {grade.status_line}{pending}"
+    return {"score": grade.grade_total, "output": output, "tests": tests,
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 
 
-RESERVED_NAMES = {"final_grades.csv", "score_distribution.png", "report.html", "class_summary.csv", "similarity.csv"}
+RESERVED_NAMES = {"final_grades.csv", "score_distribution.png", "report.html", "class_summary.csv", "similarity.csv",
+                  "answers.html", "manual_scores.csv", *(f"gradebook_{kind}.csv" for kind in ("canvas", "moodle", "csv")),
+                  "gradebook_unmatched.csv"}
 
 
 def output_folders(grades: list[Grade]) -> list[str]:
@@ -164,16 +234,24 @@ def output_folders(grades: list[Grade]) -> list[str]:
     return names
 
 
+FINAL_GRADES_COLUMNS = ["file", *(t.key for t in TASKS), "notebook", *(q.key for q in QUESTIONS), "total_points_earned",
+                        "percent_correct", "grading_status", "notebook_status", "notebook_numbers", "authors"]
+
+
+def final_grades_row(g: Grade) -> list[str]:
+    """A row of final_grades.csv: a question the TA has not scored yet is blank (not 0)."""
+    manual = ["" if g.manual[q.key] is None else f"{g.manual[q.key]:g}" for q in QUESTIONS]
+    return [spreadsheet_safe(g.file), *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.notebook.points:g}", *manual,
+            f"{g.grade_total:g}", f"{100 * g.grade_total / GRADE_POINTS:.2f}", spreadsheet_safe(g.status_line),
+            spreadsheet_safe(g.notebook.summary), spreadsheet_safe(g.notebook.numbers_line), spreadsheet_safe(g.authors_line)]
+
+
 def write_outputs(grades: list[Grade], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "final_grades.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
-                         "authors"])
-        for g in grades:
-            writer.writerow([spreadsheet_safe(g.file), *(f"{g.task_points[t.key]:g}" for t in TASKS), f"{g.total:g}",
-                             f"{100 * g.total / TOTAL_POINTS:.2f}", spreadsheet_safe(g.status_line),
-                             spreadsheet_safe(g.authors_line)])
+        writer.writerow(FINAL_GRADES_COLUMNS)
+        writer.writerows(final_grades_row(g) for g in grades)
     for g, folder in zip(grades, output_folders(grades)):
         (out / folder).mkdir(exist_ok=True)
         (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
@@ -198,8 +276,9 @@ def plot_distribution(grades: list[Grade], path: Path) -> None:
     plt.close(fig)
 
 
-def grade_all(submissions: dict[str, Path], out: Path, key: bytes, workers: int, timeout: float, memory_mb: int,
+def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: float, memory_mb: int,
               sandboxed: bool = True, progress: bool = True) -> list[Grade]:
+    """Every submission's code judged, and its team's notebook read: one Grade each, in order."""
     from tqdm.auto import tqdm
 
     mode = "bwrap" if sandboxed else "none"
@@ -216,8 +295,9 @@ def grade_all(submissions: dict[str, Path], out: Path, key: bytes, workers: int,
             bar.update(1)
     bar.close()
     ordered = [grades[name] for name in submissions]
+    for g in ordered:
+        g.notebook = read_notebook(notebook_of(g.file, submissions[g.file]))
     note_shared_names(ordered)
-    write_outputs(ordered, out)
     return ordered
 
 
@@ -257,6 +337,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not submissions:
         print(f"rnnlab grade: no {' or '.join(SUBMISSION_SUFFIXES)} files in {', '.join(args.submissions)}", file=sys.stderr)
         return 2
+    if args.roster and not args.gradebook:
+        print("rnnlab grade: --roster goes with --gradebook canvas|moodle|csv", file=sys.stderr)
+        return 2
     if args.compare and not Path(args.compare).is_file():
         print(f"rnnlab grade: no such file: {args.compare} (give the final_grades.csv of an otter run)", file=sys.stderr)
         return 2
@@ -270,17 +353,39 @@ def cmd_grade(args: argparse.Namespace) -> int:
             return 2
     try:
         key = course_secret.load(Path(args.secret) if args.secret else None)
-    except NoSecret as err:
+        scores = read_sheet(Path(args.manual), list(submissions)) if args.manual else None
+        if args.roster:  # read now: a roster that cannot be used should not wait for the grading
+            read_roster(Path(args.roster))
+    except (NoSecret, ManualScoresError, GradebookError) as err:
         print(f"rnnlab grade: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    grades = grade_all(submissions, out, key, args.workers, args.timeout, args.memory_mb,
+    grades = grade_all(submissions, key, args.workers, args.timeout, args.memory_mb,
                        sandboxed=not args.no_sandbox, progress=not args.no_progress)
+    if scores is not None:
+        merge(grades, scores)
+    write_outputs(grades, out)
     write_class_report(grades, submissions, out, args.similarity_threshold)
+    new_sheet = write_answers_sheet(grades, out, output_folders(grades))
     mean = sum(g.total for g in grades) / len(grades)
-    print(f"graded {len(grades)} submissions: mean {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
-          f"per-submission results.json, feedback.txt and log.txt, {out / 'score_distribution.png'}, "
-          f"{out / 'report.html'}")
+    print(f"graded {len(grades)} submissions: mean code {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
+          f"per-submission results.json, feedback.txt, log.txt and answers.html, {out / 'score_distribution.png'}, "
+          f"{out / 'report.html'}, {out / 'answers.html'}")
+    sheet = out / SHEET_NAME
+    print(f"wrote {sheet} for the TA's points" if new_sheet else
+          f"kept {sheet}, which was there already (it may hold a TA's points; delete it for a fresh one)")
+    unscored = [g for g in grades if g.unscored]
+    if unscored:
+        print(f"{len(unscored)} submissions have answers not scored yet: fill in {sheet} next to "
+              f"{out / 'answers.html'}, then run again with --manual {sheet}")
+    if args.gradebook:
+        try:
+            told = write_gradebook(args.gradebook, grades, out, Path(args.roster) if args.roster else None,
+                                   args.assignment)
+        except GradebookError as err:
+            print(f"rnnlab grade: {err}", file=sys.stderr)
+            return 1
+        print("\n".join(told))
     if args.compare:
         differences = compare_with_otter(grades, Path(args.compare))
         print(f"{len(differences)} submissions graded differently in {args.compare}" + (":" if differences else "."))
@@ -306,5 +411,17 @@ def add_parser(sub) -> None:
                    help="the course secret the hidden inputs derive from (default: $RNNJUDGE_SECRET, else "
                         "autograder/course.secret, which `rnnlab release` creates)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--manual", metavar="SHEET",
+                   help=f"merge the TA's points for the answers from this {SHEET_NAME} (refused, before any grading, "
+                        "when its teams, questions or points do not match the class)")
+    p.add_argument("--gradebook", choices=FORMATS,
+                   help="also write gradebook_FORMAT.csv: one row per student of each team's AUTHORS, in the format "
+                        "Canvas or Moodle imports, or a plain CSV")
+    p.add_argument("--roster", metavar="CSV",
+                   help="with --gradebook: the course's roster (a Canvas or Moodle gradebook export) whose identifiers "
+                        "the gradebook uses; AUTHORS entries that match no row are listed apart")
+    p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
+                   help=f"the gradebook's grade column (default {DEFAULT_ASSIGNMENT!r}; for Canvas, the column of "
+                        "an existing assignment as its export names it, 'Lab 3 (1234)')")
     add_report_arguments(p)
     p.set_defaults(func=cmd_grade)

@@ -9,7 +9,9 @@ Solution regions in ``solution/rnn_lm.py`` look like::
 
 and become the hint plus ``raise NotImplementedError("Task 3: implement lm_loss")``.
 Answer regions in the notebook source (``<!-- BEGIN ANSWER -->`` ... ``<!-- END ANSWER -->``)
-become an empty answer. Everything is generated deterministically, so ``--check`` can
+become an empty answer, rubric regions (``<!-- BEGIN RUBRIC -->`` ... ``<!-- END RUBRIC -->``, for the
+TA's answers sheet) are removed, each ``**Qn.**`` gets its points and ``{{GRADING}}`` becomes the
+notebook's part of the grade, all from ``rnnlab.tasks``. Everything is generated deterministically, so ``--check`` can
 compare byte for byte.
 """
 
@@ -18,15 +20,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
-from rnnlab.tasks import TASKS, TOTAL_POINTS
+from rnnlab.questions import QuestionsError, discussion_questions
+from rnnlab.tasks import ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<label>Task (?P<task>\d+): .+?)\s*$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
 ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->", re.DOTALL)
+RUBRIC = re.compile(r"(?:\n#)?\n# <!-- BEGIN RUBRIC -->.*?<!-- END RUBRIC -->", re.DOTALL)  # with the blank line before
 ANSWER_PLACEHOLDER = "*Your answer here.*"
+GRADING_PLACEHOLDER = "{{GRADING}}"
 TORCH_REQUIREMENT = "torch>=2.2,<2.14"
 DATASETS_REQUIREMENT = "datasets>=2.14"  # only for the optional WikiText-2 download
 PYTHON_VERSION = "3.11"
@@ -69,15 +75,47 @@ def solution_region_labels(source: str) -> list[str]:
 
 
 def strip_answers(markdown: str) -> str:
-    return ANSWER.sub(ANSWER_PLACEHOLDER, markdown)
+    """The reference answers replaced by the placeholder, the rubrics removed."""
+    return ANSWER.sub(ANSWER_PLACEHOLDER, RUBRIC.sub("", markdown))
+
+
+def notebook_grading() -> str:
+    """The notebook's paragraph on how it is graded (one markdown paragraph, lines of the percent source)."""
+    checks = "; ".join(f"{c.points} if {c.title}" for c in NOTEBOOK_CHECKS)
+    each = {q.points for q in QUESTIONS}
+    answers = (f"{next(iter(each))} points each" if len(each) == 1
+               else ", ".join(f"{q.label} {q.points}" for q in QUESTIONS))
+    text = (f"**Grading** ({GRADE_POINTS} points). Your code in `rnn_lm.py`: {TOTAL_POINTS} points (the hidden "
+            f"checks; see `README.md`). This notebook as you commit it, read by the grader, never run "
+            f"({NOTEBOOK_POINTS} points): {checks}. So run it with Kernel > Restart & Run All, then save and commit it "
+            f"with its outputs. Your answers to Q1-Q{len(QUESTIONS)} ({ANSWER_POINTS} points, {answers}), scored "
+            "by your TA: write each one in place of the placeholder under its question, and keep the **Qn.** "
+            "lines as they are (that is how your answers are found).")
+    return "\n".join("# " + line for line in textwrap.wrap(text, 98))[2:]
+
+
+def with_points(percent_source: str) -> str:
+    """``{{GRADING}}`` filled in and each ``**Qn.**`` followed by its points."""
+    points = {q.number: q.points for q in QUESTIONS}
+    marked = re.sub(r"^# \*\*Q(\d+)\.\*\*", lambda m: f"{m[0]} *({points[int(m[1])]} points)*", percent_source,
+                    flags=re.MULTILINE)
+    return marked.replace(GRADING_PLACEHOLDER, notebook_grading())
 
 
 def build_notebook(percent_source: str) -> str:
-    """The student notebook (.ipynb JSON text) from the jupytext percent source, answers removed."""
+    """The student notebook (.ipynb JSON text) from the jupytext percent source: answers and rubrics
+    removed, points added."""
     import jupytext
     import nbformat
 
-    nb = jupytext.reads(strip_answers(percent_source), fmt="py:percent")
+    try:
+        discussion_questions(percent_source)
+    except QuestionsError as err:
+        raise ReleaseError(f"solution/lab.py: {err}") from None
+    if percent_source.count(GRADING_PLACEHOLDER) != 1:
+        raise ReleaseError(f"solution/lab.py must hold {GRADING_PLACEHOLDER} once (where the notebook says how it "
+                           "is graded)")
+    nb = jupytext.reads(with_points(strip_answers(percent_source)), fmt="py:percent")
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -93,7 +131,10 @@ def build_notebook(percent_source: str) -> str:
 def points_table() -> str:
     rows = ["| Task | What you implement | Points |", "| --- | --- | --- |"]
     rows += [f"| {t.number} | `{t.title}` | {t.points} |" for t in TASKS]
-    rows.append(f"| | **Total** | **{TOTAL_POINTS}** |")
+    rows.append(f"| | Code (`rnn_lm.py`, hidden checks) | {TOTAL_POINTS} |")
+    rows += [f"| Notebook | `lab.ipynb`: {c.title} | {c.points} |" for c in NOTEBOOK_CHECKS]
+    rows += [f"| {q.label} | your answer in `lab.ipynb`, scored by your TA | {q.points} |" for q in QUESTIONS]
+    rows.append(f"| | **Total** | **{GRADE_POINTS}** |")
     return "\n".join(rows)
 
 

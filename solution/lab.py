@@ -16,6 +16,8 @@
 # pane, or `!git clone` your repository and `%cd` into it). A CPU is enough; with a GPU
 # (Colab: Runtime > Change runtime type) the lab uses it by itself. After editing `rnn_lm.py`,
 # re-run the import cell below (it reloads the module).
+#
+# {{GRADING}}
 
 # %%
 import importlib
@@ -202,6 +204,14 @@ lab_support.sweep_figure(sweep)
 # run's factors.
 # <!-- END ANSWER -->
 #
+# <!-- BEGIN RUBRIC -->
+# - 2: The vanilla RNN keeps orders of magnitude less gradient at the name than both LSTMs, and the LSTM with
+#   forget-gate bias 1 the most (with the numbers of their run or the claims).
+# - 2: Why: each RNN step multiplies the gradient by `W_hh^T diag(1 - h^2)`, which shrinks it; the LSTM's cell
+#   state is updated additively, so along it the gradient is only scaled by the forget gate.
+# - 1: Bias 1 starts the forget gate near sigmoid(1) = 0.73 instead of 0.5: less decay per step.
+# <!-- END RUBRIC -->
+#
 # **Q2.** Which models learn to predict the name after `recall` (the recall accuracy column;
 # chance is 1/8)? Where does each model's validation perplexity end, against the floor? Relate
 # this to Q1.
@@ -217,6 +227,13 @@ lab_support.sweep_figure(sweep)
 # 40,000 times more.
 # <!-- END ANSWER -->
 #
+# <!-- BEGIN RUBRIC -->
+# - 2: Both LSTMs learn the recall (accuracy near 1), the RNN stays near chance (1/8), with their numbers.
+# - 2: Perplexities against the floor: the LSTMs end at it, the RNN above it, and most of its excess is the
+#   loss at the recalled name (about ln 8: it guesses among the names).
+# - 1: Relates it to Q1: too little gradient reaches the name for the RNN to discover the dependency.
+# <!-- END RUBRIC -->
+#
 # **Q3.** The original version of this lab tracked `l2_grad_norm_recurrent` and expected the
 # RNN's to fall toward zero. Does it, here? Is it a good measure of vanishing gradients?
 #
@@ -228,6 +245,13 @@ lab_support.sweep_figure(sweep)
 # see the README), so a falling norm says the loss got flatter, not that long-range gradients
 # vanished. The gradient against distance (Task 6) is the quantity that shows vanishing.
 # <!-- END ANSWER -->
+#
+# <!-- BEGIN RUBRIC -->
+# - 2: No: the RNN's `W_hh` gradient norm does not fall toward zero because of vanishing (it starts above the
+#   LSTM's; it falls for every model as the loss falls).
+# - 2: Why it is a poor measure: it sums the contributions of all distances, and the short ones dominate.
+# - 1: Names what shows vanishing instead: the gradient against distance (Task 6).
+# <!-- END RUBRIC -->
 #
 # **Q4.** Compare the gradient-through-time curves after training (solid) with those at
 # initialisation. What changed, and where does the trained gradient go?
@@ -243,6 +267,14 @@ lab_support.sweep_figure(sweep)
 # long-range signal there is at the start, when a model has to discover the dependency.
 # <!-- END ANSWER -->
 #
+# <!-- BEGIN RUBRIC -->
+# - 2: The LSTMs' trained curves no longer decay and peak at the name (k = 21): the loss at `recall` depends on
+#   the name most.
+# - 2: The RNN's trained curve still falls away, with no peak: it never found the dependency.
+# - 1: Vanishing is a property of a model at a point in training; the initialisation decides how much
+#   long-range signal there is while the dependency must be discovered.
+# <!-- END RUBRIC -->
+#
 # **Q5.** If you increased `SEQ_LEN` (the window length), how would the RNN's gradient norms
 # change? Why? (Use the sweep: the gradient at the name at initialisation and the `W_hh` gradient
 # norm at initialisation, against distance.)
@@ -256,6 +288,14 @@ lab_support.sweep_figure(sweep)
 # 0.5 per extra step, as Q1's decay rate predicts. So with a longer `SEQ_LEN` the long-range part
 # of the gradient vanishes, and the norm the original lab tracked does not show it.
 # <!-- END ANSWER -->
+#
+# <!-- BEGIN RUBRIC -->
+# - 2: From the sweep: the RNN's gradient at the name falls by orders of magnitude as the distance grows (about
+#   a factor 0.5 a step; 0 at 90, float32 underflow).
+# - 2: The `W_hh` gradient norm at initialisation hardly changes with the window (about 0.19 to 0.22), and why:
+#   it is a mean over all positions and distances, dominated by the short ones.
+# - 1: Concludes that a longer `SEQ_LEN` makes the long-range part vanish while the tracked norm hides it.
+# <!-- END RUBRIC -->
 #
 # **Q6.** If you extend `SEQ_LEN` from 30 to about 90 with the same learning rate (the sweep's
 # distance 90 has windows of 95), what happens to the RNN's gradients, and how do the LSTM's gates
@@ -275,3 +315,10 @@ lab_support.sweep_figure(sweep)
 # gates help, an open forget gate most, but they do not make a 90-step dependency learnable at
 # this budget: "LSTM gates keep the gradients" is true relative to the RNN, not in absolute terms.
 # <!-- END ANSWER -->
+#
+# <!-- BEGIN RUBRIC -->
+# - 2: At distance 90 the RNN's gradient to the name is exactly 0, at initialisation and after training.
+# - 1: How the gates help: an additive cell state scaled by the forget gate decays far slower (bias 1 most).
+# - 2: Who learns where, from the sweep: LSTM fb1 up to 20, default LSTM up to 10, the RNN at no distance, all
+#   at chance from 30 on; so the gates help relative to the RNN, not absolutely, at this budget.
+# <!-- END RUBRIC -->

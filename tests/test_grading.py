@@ -18,7 +18,7 @@ from conftest import COURSE_KEY
 from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnjudge.sandbox import pids_cgroup_parent
 from rnnlab.autograder_build import build_autograder_zip
-from rnnlab.tasks import TASKS, TOTAL_POINTS
+from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,8 +132,8 @@ def test_one_row_per_submission_with_otter_columns(graded_class):
         "linked_folder/rnn_lm.py", "alice/rnn_lm.py", "bob/rnn_lm.py"}
     with open(graded_class["out"] / "final_grades.csv") as f:
         header = next(csv.reader(f))
-    assert header == ["file", *(t.key for t in TASKS), "total_points_earned", "percent_correct", "grading_status",
-                      "authors"]
+    assert header == ["file", *(t.key for t in TASKS), "notebook", *(q.key for q in QUESTIONS), "total_points_earned",
+                      "percent_correct", "grading_status", "notebook_status", "notebook_numbers", "authors"]
     assert (graded_class["out"] / "score_distribution.png").stat().st_size > 5000
 
 
@@ -161,7 +161,8 @@ def test_untouched_stubs_and_buggy_code(graded_class):
     assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
     results = json.loads((out / "buggy_loss" / "results.json").read_text())
     assert results["score"] == total(buggy)
-    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS)
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS + NOTEBOOK_POINTS)
+    assert "single-file submission" in buggy["notebook_status"] and buggy["notebook"] == "0"
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

@@ -99,7 +99,7 @@ def test_no_solution_code_or_hidden_check_leaks():
     for path, text in released.items():
         for line in region_lines:
             assert line not in text, f"solution line {line!r} leaked into {path}"
-        assert "BEGIN SOLUTION" not in text and "BEGIN ANSWER" not in text, path
+        assert "BEGIN SOLUTION" not in text and "BEGIN ANSWER" not in text and "RUBRIC" not in text, path
         for hidden in ("rnnjudge", "reference_far_gradient", "rnn_forward", "VANISHING_MARGIN", "GATE_MESSAGE"):
             assert hidden not in text, f"{hidden} (hidden-check code) leaked into {path}"
     notebook = released[ASSIGNMENT / "lab.ipynb"]

@@ -12,7 +12,8 @@ import pytest
 from nbclient import NotebookClient
 
 from rnnlab import release
-from rnnlab.tasks import TASKS
+from rnnlab.notebook import PLACEHOLDER, read_notebook
+from rnnlab.tasks import NOTEBOOK_POINTS, TASKS
 from submission_bank import BUGGY, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,6 +117,14 @@ def test_student_notebook_runs_top_to_bottom_with_the_solution(release_copy):
               for line in o.text.splitlines() if not line.startswith("LabConfig(")]
     assert max(map(len, tables)) <= 100, "tables and claims fit a notebook cell"
     assert (release_copy / "results" / "summary.json").is_file()
+    # What the grader reads from it, saved as a student saves it: every notebook point, the run's numbers
+    nbformat.write(nb, release_copy / "lab.ipynb")
+    report = read_notebook(release_copy / "lab.ipynb")
+    assert report.points == NOTEBOOK_POINTS, report.summary
+    assert len(report.claims) == text.count("HOLDS") + text.count("FAILS") - 3, "the run's claims, not the sweep's 3"
+    assert set(report.numbers) == {"RNN", "LSTM", "LSTM fb1"} and report.floor
+    assert all({"recall", "best val ppl", "vs floor"} <= set(cols) and len(cols) == 5 for cols in report.numbers.values())
+    assert {a.state for a in report.answers.values()} == {PLACEHOLDER}
 
 
 def test_student_notebook_fails_loudly_on_the_stubs(release_copy):

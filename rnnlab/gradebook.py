@@ -1,0 +1,237 @@
+"""``rnnlab grade --gradebook canvas|moodle|csv``: the class's grades as a file the course's gradebook imports.
+
+One row per student: every name in a team's ``AUTHORS`` gets the team's grade (``total_points_earned``
+of final_grades.csv, out of ``GRADE_POINTS``). An entry is read as the student README asks students to
+write it, ``"Ada Lovelace (1234567, @ada)"``: the name, then identifiers in parentheses (a student
+number, an e-mail address, a GitHub ``@handle``).
+
+- ``canvas``: Canvas's gradebook import CSV: ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
+  ``Section``, then one column named after the assignment (as in a gradebook export, ``Lab 3 (1234)``,
+  to update an existing one; a new name creates an assignment), and a ``Points Possible`` row.
+  Canvas identifies a student by ``ID`` or ``SIS User ID`` (or the name).
+- ``moodle``: Moodle's CSV grade import: ``First name``, ``Last name``, ``ID number``, ``Email
+  address``, then the grade column. On import, map ``Email address`` to ``useremail`` (or ``ID number``
+  to ``useridnumber``) and the grade column to the grade item.
+- ``csv``: a plain sheet (student, identifiers, submission, points, max points, percent).
+
+``--roster FILE`` (a gradebook export of Canvas or Moodle, or any CSV with a name column) gives each
+student the LMS's own identifiers: an entry matches the roster row that shares one of its
+identifiers, else the row with its name. Entries that match no row are left out of the file and
+listed apart (``gradebook_unmatched.csv``), for the TA to fix in ``AUTHORS`` or enter by hand.
+
+A student in two teams (the same name, or the same roster row) is an error (``GradebookError``) that
+the TA must resolve: nothing is written rather than two rows for one student.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnnlab.class_report import spreadsheet_safe
+from rnnlab.tasks import GRADE_POINTS
+
+FORMATS = ("canvas", "moodle", "csv")
+DEFAULT_ASSIGNMENT = "Vanishing gradients lab"
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
+PLAIN_COLUMNS = ["student", "identifiers", "submission", "points", "max_points", "percent"]
+UNMATCHED_COLUMNS = ["as written in AUTHORS", "submission", "points"]
+NAME_COLUMNS = ("Student", "Full name", "Name", "name", "student")
+FIRST_LAST = ("First name", "Last name")
+NOT_IDENTIFIERS = {"Section", "Points Possible"}
+ENTRY = re.compile(r"^(?P<name>.*?)\s*\((?P<ids>[^()]*)\)$")  # the identifiers: the last parentheses
+
+
+class GradebookError(ValueError):
+    """The gradebook cannot be written as the class stands; the message says what to resolve."""
+
+
+def folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@dataclass
+class Student:
+    written: str  # the entry as in AUTHORS
+    name: str
+    identifiers: list[str]  # "1234567", "ada@uni.edu", "@ada"
+
+    @property
+    def id_number(self) -> str:
+        """The first identifier that is neither an e-mail address nor a @handle."""
+        return next((i for i in self.identifiers if "@" not in i), "")
+
+    @property
+    def email(self) -> str:
+        return next((i for i in self.identifiers if "@" in i[1:]), "")
+
+
+def parse_entry(entry: str) -> Student:
+    m = ENTRY.match(entry.strip())
+    if not m or not m["name"]:
+        return Student(entry, entry.strip(), [])
+    ids = [i.strip() for i in re.split(r"[,;]", m["ids"]) if i.strip()]
+    return Student(entry, m["name"].strip(), ids)
+
+
+@dataclass
+class RosterRow:
+    cells: dict[str, str]
+    name: str
+    keys: set[str] = field(default_factory=set)  # folded identifiers
+
+
+def roster_name(cells: dict[str, str]) -> str:
+    """The row's name as "First Last" (Canvas writes "Last, First")."""
+    for column in NAME_COLUMNS:
+        if cells.get(column, "").strip():
+            name = cells[column].strip()
+            if "," in name:
+                last, first = name.split(",", 1)
+                name = f"{first.strip()} {last.strip()}"
+            return name
+    return " ".join(cells.get(c, "").strip() for c in FIRST_LAST).strip()
+
+
+def read_roster(path: Path) -> list[RosterRow]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise GradebookError(f"cannot read the roster {path}: {err}") from None
+    if not any(c in header for c in NAME_COLUMNS) and not all(c in header for c in FIRST_LAST):
+        raise GradebookError(f"the roster {path} has no name column: give one of {', '.join(NAME_COLUMNS)}, or "
+                             "First name and Last name (a gradebook export of Canvas or Moodle has them)")
+    roster = []
+    for cells in rows:
+        cells = {k: (v or "").strip() for k, v in cells.items() if k}
+        name = roster_name(cells)
+        if not name or folded(name) == "points possible":  # Canvas's export has a "Points Possible" row
+            continue
+        named = set(NAME_COLUMNS) | set(FIRST_LAST) | NOT_IDENTIFIERS
+        keys = {folded(v) for k, v in cells.items() if k not in named and v}
+        roster.append(RosterRow(cells, name, keys))
+    return roster
+
+
+def roster_match(student: Student, roster: list[RosterRow]) -> RosterRow | None:
+    """The row that shares an identifier with the entry (``@ada`` matches ``ada``), else the row of its name."""
+    ids = {folded(i) for i in student.identifiers} | {folded(i.lstrip("@")) for i in student.identifiers}
+    by_id = [r for r in roster if r.keys & ids]
+    if len(by_id) == 1:
+        return by_id[0]
+    by_name = [r for r in roster if folded(r.name) == folded(student.name)]
+    return by_name[0] if len(by_name) == 1 else None
+
+
+@dataclass
+class Entry:
+    student: Student
+    submission: str
+    points: float
+    row: RosterRow | None = None
+
+
+@dataclass
+class Gradebook:
+    entries: list[Entry]  # the rows of the file
+    unmatched: list[Entry]  # with a roster: entries that match no roster row
+    nameless: list[str]  # submissions whose AUTHORS names nobody: their grade reaches no one
+    without_grade: list[str]  # with a roster: its students in no team's AUTHORS
+
+
+def build_gradebook(grades: list, roster: list[RosterRow] | None) -> Gradebook:
+    """Rows from the grades (``file``, ``authors``, ``grade_total``); raises ``GradebookError`` for a student
+    in two teams."""
+    book = Gradebook([], [], [], [])
+    seen: dict[object, tuple[str, str]] = {}  # student key -> (as written, submission)
+    conflicts = []
+    for g in grades:
+        if not g.authors:
+            book.nameless.append(g.file)
+        for written in g.authors:
+            entry = Entry(parse_entry(written), g.file, g.grade_total)
+            entry.row = roster_match(entry.student, roster) if roster is not None else None
+            key = id(entry.row) if entry.row is not None else folded(entry.student.name)
+            if key in seen:  # the same team naming someone twice is one row; two teams, a conflict
+                if seen[key][1] != g.file:
+                    conflicts.append(f"{written!r} in {g.file} and {seen[key][0]!r} in {seen[key][1]} are the same "
+                                     "student")
+                continue
+            seen[key] = (written, g.file)
+            (book.unmatched if roster is not None and entry.row is None else book.entries).append(entry)
+    if conflicts:
+        raise GradebookError("a student is in two teams' AUTHORS; decide which team's grade is theirs (fix the "
+                             "other team's AUTHORS), then export again. No gradebook was written:\n  "
+                             + "\n  ".join(conflicts))
+    if roster is not None:
+        graded = {id(e.row) for e in book.entries}
+        book.without_grade = [r.name for r in roster if id(r) not in graded]
+    return book
+
+
+def canvas_row(e: Entry) -> list[str]:
+    if e.row is not None:
+        return [e.row.cells.get(c, "") for c in CANVAS_COLUMNS]
+    last_first = ", ".join(reversed(e.student.name.rsplit(" ", 1)))
+    return [last_first, "", e.student.id_number, "", ""]
+
+
+def moodle_row(e: Entry) -> list[str]:
+    if e.row is not None and all(c in e.row.cells for c in FIRST_LAST):
+        first, last = e.row.cells["First name"], e.row.cells["Last name"]
+    else:
+        name = e.row.name if e.row is not None else e.student.name
+        first, _, last = name.rpartition(" ") if " " in name else (name, "", "")
+    cells = e.row.cells if e.row is not None else {}
+    return [first, last, cells.get("ID number", e.student.id_number), cells.get("Email address", e.student.email)]
+
+
+def plain_row(e: Entry) -> list[str]:
+    name = e.row.name if e.row is not None else e.student.name
+    return [name, "; ".join(e.student.identifiers), e.submission, f"{e.points:g}", f"{GRADE_POINTS:g}",
+            f"{100 * e.points / GRADE_POINTS:.2f}"]
+
+
+def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None, assignment: str) -> list[str]:
+    """Writes ``out/gradebook_KIND.csv`` (and ``gradebook_unmatched.csv`` when a roster leaves entries
+    unmatched); returns what to tell the TA."""
+    roster = read_roster(roster_path) if roster_path is not None else None
+    book = build_gradebook(grades, roster)
+    path = out / f"gradebook_{kind}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        if kind == "canvas":
+            writer.writerow([*CANVAS_COLUMNS, assignment])
+            writer.writerow(["Points Possible", "", "", "", "", f"{GRADE_POINTS:g}"])
+            writer.writerows([*map(spreadsheet_safe, canvas_row(e)), f"{e.points:g}"] for e in book.entries)
+        elif kind == "moodle":
+            writer.writerow([*MOODLE_COLUMNS, assignment])
+            writer.writerows([*map(spreadsheet_safe, moodle_row(e)), f"{e.points:g}"] for e in book.entries)
+        else:
+            writer.writerow(PLAIN_COLUMNS)
+            writer.writerows(list(map(spreadsheet_safe, plain_row(e))) for e in book.entries)
+    told = [f"wrote {path}: {len(book.entries)} students, out of {GRADE_POINTS:g} points"]
+    if book.unmatched:
+        with open(out / "gradebook_unmatched.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(UNMATCHED_COLUMNS)
+            writer.writerows([spreadsheet_safe(e.student.written), spreadsheet_safe(e.submission), f"{e.points:g}"]
+                             for e in book.unmatched)
+        told.append(f"{len(book.unmatched)} AUTHORS entries match no roster row, left out of the gradebook and "
+                    f"listed in {out / 'gradebook_unmatched.csv'}: "
+                    + "; ".join(f"{e.student.written!r} ({e.submission})" for e in book.unmatched[:10]))
+    elif (out / "gradebook_unmatched.csv").exists():
+        (out / "gradebook_unmatched.csv").unlink()  # from an earlier export: every entry matches now
+    if book.nameless:
+        told.append(f"{len(book.nameless)} submissions name nobody in AUTHORS, so their grade reaches no student: "
+                    + ", ".join(book.nameless[:10]))
+    if book.without_grade:
+        told.append(f"{len(book.without_grade)} roster students are in no team's AUTHORS: "
+                    + ", ".join(book.without_grade[:10]))
+    return told
