@@ -72,6 +72,7 @@ BUGGY = {
     "eval_base2_perplexity": (4, [("    return mean_loss, math.exp(mean_loss)", "    return mean_loss, 2 ** mean_loss")]),
     "eval_builds_graph": (4, [("    with torch.no_grad():\n        for x, y in data_loader:", "    if True:\n        for x, y in data_loader:")]),
     "eval_leaves_eval_mode": (4, [("    model.train(was_training)\n", "")]),
+    "eval_never_calls_eval": (4, [("    model.eval()\n", "")]),  # dropout would stay on
     "norm_of_weights_not_grads": (5, [(NORM_ACC, NORM_ACC.replace("p.grad.detach()", "p.detach()"))]),
     "norm_sum_of_norms": (5, [(NORM_ACC, "            total += p.grad.norm().item()\n    return total")]),
     "norm_all_parameters": (5, [('        if "weight_hh" in name and p.grad is not None:', "        if p.grad is not None:")]),

@@ -379,7 +379,7 @@ def otter_task_scores(results: dict) -> dict[str, float]:
     return {t["name"]: t["score"] for t in results["tests"] if t["name"] in {task.key for task in TASKS}}
 
 
-@pytest.mark.parametrize("layout", ["zip", "folder"])
+@pytest.mark.parametrize("layout", ["zip", pytest.param("folder", marks=pytest.mark.exhaustive)])
 def test_otter_never_unpickles_a_planted_log(otter_zip, tmp_path, layout):
     """1. A `.OTTER_LOG` beside the untouched skeleton, in a zip or uploaded as a second file: otter
     would unpickle it in its own process before any plugin runs. It is deleted first: 0 points."""

@@ -25,13 +25,32 @@ def judge_source(item: tuple[str, str, str]) -> tuple[str, dict]:
     return name, judge_submission(path, COURSE_KEY)
 
 
+# The bank entries `make test` judges: one or two mistakes a task (the hurried student's first), two
+# correct alternatives, and those the tests below name; `make test-all` judges the whole bank.
+FAST_BANK = {"rnn_state_made_on_the_cpu", "rnn_no_padding_idx", "lstm_not_batch_first", "loss_gather_on_raw_targets",
+             "loss_view_needs_contiguous", "loss_exits_the_process", "eval_mean_of_batch_means", "eval_never_calls_eval",
+             "norm_sum_of_norms", "gtt_hook_never_removed", "gtt_zero_beyond_distance_10",
+             "parameters_created_in_another_order", "gtt_backward_with_inputs"}
+NAMED_IN_TESTS = {"solution", "skeleton", "loss_no_pad_mask", "rnn_hidden_reset_every_step", "rnn_relu_cell"}
+
+
+def bank_params(names) -> list:
+    return [name if name in FAST_BANK else pytest.param(name, marks=pytest.mark.exhaustive) for name in sorted(names)]
+
+
 @pytest.fixture(scope="session")
-def judged(tmp_path_factory) -> dict[str, dict]:
-    """Every bank submission judged once (two judge processes at a time)."""
+def judged(request, tmp_path_factory) -> dict[str, dict]:
+    """The bank submissions the selected tests read, each judged once (two judge processes at a time)."""
+    needed = set(NAMED_IN_TESTS)
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if "judged" in item.fixturenames and callspec is not None and "name" in callspec.params:
+            needed.add(callspec.params["name"])
     folder = str(tmp_path_factory.mktemp("bank"))
-    items = [("solution", SOLUTION, folder), ("skeleton", (REPO / "assignment" / "rnn_lm.py").read_text(), folder)]
-    items += [(name, apply_edits(edits), folder) for name, (_, edits) in BUGGY.items()]
-    items += [(name, apply_edits(edits), folder) for name, edits in CORRECT.items()]
+    sources = {"solution": SOLUTION, "skeleton": (REPO / "assignment" / "rnn_lm.py").read_text()}
+    sources |= {name: apply_edits(edits) for name, (_, edits) in BUGGY.items()}
+    sources |= {name: apply_edits(edits) for name, edits in CORRECT.items()}
+    items = [(name, source, folder) for name, source in sources.items() if name in needed]
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         return dict(pool.map(judge_source, items))
 
@@ -63,7 +82,12 @@ def test_skeleton_fails_every_check_as_not_implemented(judged):
     assert "nothing implemented (untouched stubs)" in result["problems"]
 
 
-@pytest.mark.parametrize("name", sorted(BUGGY))
+def test_fast_bank_names_bank_entries():
+    assert FAST_BANK <= set(BUGGY) | set(CORRECT) and NAMED_IN_TESTS - {"solution", "skeleton"} <= set(BUGGY)
+    assert {BUGGY[n][0] for n in FAST_BANK if n in BUGGY} == {t.number for t in TASKS}  # every task
+
+
+@pytest.mark.parametrize("name", bank_params(BUGGY))
 def test_buggy_submission_loses_points_on_its_task_only(judged, name):
     task, _ = BUGGY[name]
     result = judged[name]
@@ -76,7 +100,7 @@ def test_buggy_submission_loses_points_on_its_task_only(judged, name):
             assert "FAILED" in c["feedback"] and len(c["message"]) > 20  # says what was checked and what was wrong
 
 
-@pytest.mark.parametrize("name", sorted(CORRECT))
+@pytest.mark.parametrize("name", bank_params(CORRECT))
 def test_alternative_correct_submission_gets_full_marks(judged, name):
     assert all(s == 1.0 for s in task_scores(judged[name]).values()), failures(judged[name])
 
