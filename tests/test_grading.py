@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -112,8 +113,13 @@ def graded_class(tmp_path_factory, replay_table):
     (folder / "huge.py").write_text("x = [" + "1," * 200_000 + "]\n" + SOLUTION)
     around_out = sorted(p.name for p in out.parent.iterdir())
     before = repo_fingerprint()
-    proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
-                           str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a server the class's netprobe.py tries to reach
+        port = server.getsockname()[1]
+        probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+                 "    print('NETWORK-REACHED')\nexcept OSError:\n    print('NETWORK-BLOCKED')\n")
+        _write(folder / "netprobe.py", before_solution(probe))
+        proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
+                               str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
@@ -316,24 +322,12 @@ def test_no_course_secret_no_grading(tmp_path, monkeypatch, capsys):
     assert course_secret.load() == bytes.fromhex((tmp_path / "course.secret").read_text())
 
 
-def test_submission_code_has_no_network(tmp_path):
-    """Even loopback is unreachable from a submission."""
-    import socket
-
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
-             "    print('NETWORK-REACHED')\nexcept OSError:\n    print('NETWORK-BLOCKED')\n")
-    try:
-        proc = subprocess.run([*RNNLAB, "grade", "--out", str(tmp_path / "o"), "--no-progress",
-                               str(_write(tmp_path / "netprobe.py", before_solution(probe)))],
-                              capture_output=True, text=True, cwd=REPO)
-    finally:
-        server.close()
-    assert proc.returncode == 0, proc.stderr
-    log = (tmp_path / "o" / "netprobe" / "log.txt").read_text()
+def test_submission_code_has_no_network(graded_class):
+    """Even loopback is unreachable from a submission: the class's netprobe.py tried a server the
+    test held open while grading."""
+    log = (graded_class["out"] / "netprobe" / "log.txt").read_text()
     assert "NETWORK-BLOCKED" in log and "NETWORK-REACHED" not in log
-    assert "Score: 100 / 100" in (tmp_path / "o" / "netprobe" / "feedback.txt").read_text()
+    assert total(graded_class["rows"]["netprobe.py"]) == TOTAL_POINTS
 
 
 def test_classroom_layout_one_folder_per_student(graded_class):
