@@ -31,12 +31,15 @@ sandbox:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; echo "(through sudo, as installing a system package needs root)"; fi; \
 	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }; }
 
-# The suite without its exhaustive runs (under 10 minutes from a bare clone); test-all adds them (CI).
+# The suite without its exhaustive runs; test-all adds them (CI). Two xdist workers: the tests that
+# run the judge (tests/conftest.py: RUNS_THE_JUDGE) on one, training, notebooks and the rest on the other.
+PYTEST_PARALLEL := -n 2 --dist loadgroup
+
 test: $(STAMP) sandbox
-	$(PY) -m pytest -m "not exhaustive"
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not exhaustive"
 
 test-all: $(STAMP) sandbox
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 release: $(STAMP)
 	$(VENV)/bin/rnnlab release

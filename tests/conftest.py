@@ -23,3 +23,9 @@ def wikitext_dir() -> Path:
     if not (WIKITEXT / "test.txt").is_file() or not (WIKITEXT / "valid.txt").is_file():
         pytest.fail(f"{WIKITEXT} should hold test.txt and valid.txt (see its README.md): restore them from git.")
     return WIKITEXT
+
+
+# Tests that run the judge share one xdist worker (`make test` runs two workers): concurrent judges
+# would see each other's cgroups and processes, and each of these tests already grades with two
+# processes; the rest of the suite (training, notebooks, public tests) runs on the other worker.
+RUNS_THE_JUDGE = pytest.mark.xdist_group("judge")

@@ -399,8 +399,9 @@ def bank_report(tmp_path_factory) -> Report:
 def test_renamed_reordered_copies_are_flagged(bank_report):
     flagged = bank_report.flagged()
     # eval_builds_graph's only own code is `if True:` right below two lines the copy swaps: the
-    # copy keeps one of its 4 fingerprints (score 0.25, below MIN_SHARED at any threshold).
-    for name in set(BUGGY) - {"eval_builds_graph"}:
+    # copy keeps one of its 4 fingerprints (score 0.25, below MIN_SHARED at any threshold);
+    # eval_never_calls_eval only deletes a line of the solution: it has no code of its own to share.
+    for name in set(BUGGY) - {"eval_builds_graph", "eval_never_calls_eval"}:
         assert frozenset((f"{name}.py", f"{name}_copy.py")) in flagged, name
     scores = {frozenset((r["file_a"], r["file_b"])): float(r["score"]) for r in bank_report.pairs}
     assert scores[frozenset(("loss_no_pad_mask.py", "loss_no_pad_mask_copy.py"))] == 1.0

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 
 from attack_bank import SKELETON, attacks, otter_log_payload, round_two_attacks
-from conftest import COURSE_KEY
+from conftest import COURSE_KEY, RUNS_THE_JUDGE
 from rnnjudge import sandbox
 from rnnjudge.judge import judge_submission
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 from submission_bank import SOLUTION
+
+pytestmark = RUNS_THE_JUDGE
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")

@@ -11,6 +11,9 @@ import pytest
 
 import student_notebooks as sn
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_POINTS, QUESTIONS
+from conftest import RUNS_THE_JUDGE
+
+pytestmark = RUNS_THE_JUDGE
 
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]

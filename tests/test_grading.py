@@ -15,12 +15,14 @@ import nbformat
 import pytest
 
 from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
-from conftest import COURSE_KEY
+from conftest import COURSE_KEY, RUNS_THE_JUDGE
 from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnjudge.sandbox import pids_cgroup_parent
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
+
+pytestmark = RUNS_THE_JUDGE
 
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [sys.executable, "-m", "rnnlab.cli"]

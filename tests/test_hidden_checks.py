@@ -12,8 +12,10 @@ from rnnjudge import protocol
 from rnnjudge.judge import AUTHOR_CHARS, NO_AUTHORS, judge_submission, submission_authors, submission_code
 from rnnjudge.registry import CHECKS
 from rnnlab.tasks import TASKS
-from conftest import COURSE_KEY
+from conftest import COURSE_KEY, RUNS_THE_JUDGE
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
+
+pytestmark = RUNS_THE_JUDGE
 
 REPO = Path(__file__).resolve().parent.parent
 

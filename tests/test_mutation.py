@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_mutation  # noqa: E402
 from mutation_operators import OPERATORS  # noqa: E402
+from conftest import RUNS_THE_JUDGE  # noqa: E402
+
+pytestmark = RUNS_THE_JUDGE
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))
