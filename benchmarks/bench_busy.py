@@ -7,7 +7,8 @@ This runs the experiment (`lab_support.run_experiment`, `--steps` training steps
 whole default experiment with --full) in a fresh child process, idle and next to one and two
 CPU-bound neighbour processes, with `LabConfig(threads=1)`, with PyTorch's default (one thread a
 core) and with the lab's default (`threads=None`: PyTorch's default less the cores busy
-elsewhere, `lab_support.set_threads`). It prints each wall time and its ratio to the same
+elsewhere, `lab_support.set_threads`); with --full, the whole experiment idle and next to one
+neighbour, with the lab's default. It prints each wall time and its ratio to the same
 setting idle, all measured in this one invocation. Run it with nothing else running: the
 neighbours are the only load it should see.
 """
@@ -38,7 +39,8 @@ def with_neighbours(count: int, overrides: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=150, help="training steps a model (default 150)")
-    ap.add_argument("--full", action="store_true", help="the whole default experiment, lab default threads only")
+    ap.add_argument("--full", action="store_true",
+                    help="the whole default experiment, idle and next to one neighbour, lab default threads only")
     args = ap.parse_args()
 
     import torch  # the child's PyTorch default: one thread a core
@@ -51,7 +53,7 @@ def main() -> None:
     what = "the default experiment" if args.full else f"the experiment with {args.steps} steps a model"
     print(f"{what}; {cores} cores; wall seconds (x its own idle time)")
     idle = {}
-    for count in (0, 1, 2):
+    for count in (0, 1) if args.full else (0, 1, 2):
         for label, overrides in settings.items():
             r = with_neighbours(count, {**overrides, **steps})
             idle.setdefault(label, r["wall_seconds"])
