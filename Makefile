@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab sweep test test-all sandbox release release-check bench bench-lab bench-grading bench-report mutation clean
+.PHONY: lab sweep test test-all pytest-split sandbox release release-check bench bench-lab bench-grading bench-report mutation clean
 
 # Reinstall only when the project's requirements change. uv installs in seconds what pip takes
 # minutes for (13 s against 137 s here); pip remains the fallback. PIP_FIND_LINKS (a folder of
@@ -31,15 +31,19 @@ sandbox:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; echo "(through sudo, as installing a system package needs root)"; fi; \
 	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }; }
 
-# The suite without its exhaustive runs; test-all adds them (CI). Two xdist workers: the tests that
-# run the judge (tests/conftest.py: RUNS_THE_JUDGE) on one, training, notebooks and the rest on the other.
-PYTEST_PARALLEL := -n 2 --dist loadgroup
-
+# The suite without its exhaustive runs; test-all adds them (CI). Two pytest processes at once: the
+# tests that run the judge (marker `judge`; their output follows the others') and the rest.
 test: $(STAMP) sandbox
-	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not exhaustive"
+	@$(MAKE) --no-print-directory pytest-split MARKS="not exhaustive"
 
 test-all: $(STAMP) sandbox
-	$(PY) -m pytest $(PYTEST_PARALLEL)
+	@$(MAKE) --no-print-directory pytest-split MARKS="exhaustive or not exhaustive"
+
+pytest-split:
+	@log=$$(mktemp); $(PY) -m pytest -m "judge and ($(MARKS))" > $$log 2>&1 & judge=$$!; \
+	$(PY) -m pytest -m "not judge and ($(MARKS))"; rest=$$?; \
+	wait $$judge; judge_rc=$$?; echo "==== the tests that run the judge ===="; cat $$log; rm -f $$log; \
+	test $$rest = 0 && test $$judge_rc = 0
 
 release: $(STAMP)
 	$(VENV)/bin/rnnlab release

@@ -25,7 +25,8 @@ def wikitext_dir() -> Path:
     return WIKITEXT
 
 
-# Tests that run the judge share one xdist worker (`make test` runs two workers): concurrent judges
-# would see each other's cgroups and processes, and each of these tests already grades with two
-# processes; the rest of the suite (training, notebooks, public tests) runs on the other worker.
-RUNS_THE_JUDGE = pytest.mark.xdist_group("judge")
+# The tests that run the judge: `make test` runs them in one pytest process and the rest of the
+# suite (training, notebooks, public tests) in another, at the same time. Never two judge tests at
+# once: each already grades with two processes, and concurrent judges would see each other's
+# cgroups and processes.
+RUNS_THE_JUDGE = pytest.mark.judge
