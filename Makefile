@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab sweep test test-all sandbox release release-check bench bench-lab bench-grading bench-report clean
+.PHONY: lab sweep test test-all sandbox release release-check bench bench-lab bench-seeds bench-grading bench-report clean
 
 # Reinstall only when the project's requirements change. uv installs in seconds what pip takes
 # minutes for (13 s against 137 s here); pip remains the fallback. PIP_FIND_LINKS (a folder of
@@ -49,6 +49,10 @@ bench: $(STAMP)
 
 bench-lab: $(STAMP)
 	$(PY) benchmarks/bench_lab.py --repeat 2 --fp32 --compare --sweep
+
+# The claims over seeds: 10 experiments, 3 sweeps (hours of CPU); writes solution/seeds/ and solution/sweep/.
+bench-seeds: $(STAMP)
+	$(PY) benchmarks/bench_seeds.py
 
 bench-grading: $(STAMP) sandbox
 	$(PY) benchmarks/bench_grading.py
