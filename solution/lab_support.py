@@ -791,16 +791,15 @@ def check_recall_claims(results: dict) -> list[dict]:
     fillers_after = {name: after(r["gtt_final"]) for name, r in lstms.items()}
     reaches = claim(
         "trained_gradient_reaches_name",
-        (min(lstm_far) >= REACHED and min(steps_up.values()) > 1.0
-         and min(lstm_far) >= CLAIM_MARGIN * rnn["gtt_far_rel_final"]),
+        min(lstm_far) >= REACHED and min(steps_up.values()) > 1.0,
         f"After training the gradient of the recall loss reaches the name in the LSTMs: at k={k} it is "
         f"{', '.join(f'{v:.2f}' for v in lstm_far)} times the recall step's own (at initialisation "
         f"{', '.join(f'{v:.0e}' for v in lstm_far_init)}), and "
         f"{', '.join(f'{v:.1f}x' for v in steps_up.values())} the most a filler before the name gets "
         f"(k={k + 1} to {first - 1}; the window's first input, k={first}, which starts the state, aside): "
         f"the curve steps up at the name. The fillers after it, nearer the recall, get up to "
-        f"{', '.join(f'{v:.2f}' for v in fillers_after.values())}. In the RNN the gradient does not reach "
-        f"the name ({rnn['gtt_far_rel_final']:.1e}).",
+        f"{', '.join(f'{v:.2f}' for v in fillers_after.values())}. In the RNN it is "
+        f"{rnn['gtt_far_rel_final']:.1e} of the recall step's own.",
         {**{f"far_{name}": r["gtt_far_rel_final"] for name, r in m.items()},
          **{f"step_up_{name}": v for name, v in steps_up.items()},
          **{f"after_{name}": v for name, v in fillers_after.items()}})
@@ -844,11 +843,18 @@ def format_seed_report(report: dict) -> str:
     lines = []
     for part, what in SEED_REPORT_PARTS.items():
         seeds = report[part]["seeds"]
+        if not seeds:
+            continue
         lines.append(note(f"{what}, seeds {', '.join(map(str, seeds))}:"))
         for cid, r in report[part]["claims"].items():
             numbers = ", ".join(f"{key} {low:.3g}" + (f" to {high:.3g}" if high != low else "")
                                 for key, (low, high) in r["numbers"].items())
             lines.append(textwrap.fill(f"{r['held']}/{r['runs']}  {cid}: {numbers}", WIDTH, subsequent_indent="       "))
+    lines.append(note("held/runs, then each number's range over the runs. far: the gradient at the name over the "
+                      "recall step's (far_10: at distance 10); ratio, gain: factors between models' far at "
+                      "initialisation; step_up: the name's gradient over the most a filler before it gets; after: "
+                      "the most a filler after the name gets; gap: best validation perplexity over the floor, "
+                      "minus 1; longest_learned: a distance (0: none)."))
     return "\n".join(lines)
 
 
