@@ -88,8 +88,8 @@ def main() -> None:
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    wanted = ([("experiment", s) for s in range(args.seeds)] + [("reversed", s) for s in LAYER_ORDER_SEEDS]
-              + [("sweep", s) for s in range(args.sweep_seeds)])
+    wanted = ([("sweep", s) for s in range(args.sweep_seeds)]  # the longest first: the workers end together
+              + [("experiment", s) for s in range(args.seeds)] + [("reversed", s) for s in LAYER_ORDER_SEEDS])
     default = json.loads(json.dumps(lab_support.LabConfig().to_dict()))  # as stored: lists, not tuples
 
     def done(kind: str, seed: int) -> dict | None:
