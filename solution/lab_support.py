@@ -542,7 +542,8 @@ def claim(cid: str, holds: bool, text: str, numbers: dict[str, float]) -> dict:
 CLAIM_MARGIN = 10.0          # "more gradient far back" means at least this factor
 LEARNED = 0.95               # recall accuracy that counts as "learned the dependency"
 NOT_LEARNED = 0.5            # ... and as "did not"
-NEAR_FLOOR = 0.01            # "at the floor": best validation perplexity within 1% of the text's floor
+NEAR_FLOOR = 0.02            # "at the floor": best validation perplexity within 2% of the text's floor, under a
+                             # third of what the recall alone is worth (7.2%); the LSTMs end 0.6-0.9% above it
 REACHED = 0.1                # "the gradient reaches the name": at least this fraction of the recall step's own
 
 
@@ -832,11 +833,12 @@ def check_recall_claims(results: dict) -> list[dict]:
     lstm_gap = [r["best_valid_ppl"] / floor - 1 for r in lstms.values()]
     rnn_excess = math.log(rnn["best_valid_ppl"] / floor)  # nats a token above the floor
     from_recall = rnn["recall_loss"] / results["config"]["seq_len"] / rnn_excess  # one recall target a window
+    recall_worth = len(RECALL_KEYS) ** (1 / results["config"]["seq_len"]) - 1  # ln 8 nats in every window
     at_floor = claim(
         "perplexity_floor", max(lstm_gap) <= NEAR_FLOOR and from_recall >= 0.5,
         f"The corpus's floor is perplexity {results['ppl_floor']:.2f}; on this validation text the generator "
-        f"itself scores {floor:.2f}. The LSTMs end within {', '.join(f'{v:.1%}' for v in lstm_gap)} of that: "
-        f"nothing is left to learn. The RNN ends "
+        f"itself scores {floor:.2f}. The LSTMs end within {', '.join(f'{v:.1%}' for v in lstm_gap)} of that, "
+        f"where the recall alone is worth {recall_worth:.1%}: almost nothing is left to learn. The RNN ends "
         f"{rnn['best_valid_ppl'] / floor - 1:.1%} above it, and {from_recall:.0%} of that excess is its loss at "
         f"the recalled name ({rnn['recall_loss']:.2f} nats; guessing among the {len(RECALL_KEYS)} names "
         f"costs {math.log(len(RECALL_KEYS)):.2f}).",
