@@ -587,7 +587,8 @@ def check_claims(results: dict) -> list[dict]:
         add("forget_bias_keeps_gradient", gain >= CLAIM_MARGIN,
               f"Forget-gate bias 1 gives the LSTM {gain:.0f}x more gradient {m['lstm']['far_k']} steps back at "
               f"initialisation (decay per step {m['lstm_fb1']['decay_per_step_init']:.2f}).",
-              gain=gain, decay_lstm_fb1=m["lstm_fb1"]["decay_per_step_init"])
+              gain=gain, far_lstm_fb1=m["lstm_fb1"]["gtt_far_rel_init"],
+              decay_lstm_fb1=m["lstm_fb1"]["decay_per_step_init"])
     if embedded:
         claims.extend(check_recall_claims(results))
     elif "rnn" in m and len(m) >= 2:  # real text at this scale: no LSTM advantage in perplexity
@@ -876,7 +877,8 @@ def format_seed_report(report: dict) -> str:
         for cid, r in report[part]["claims"].items():
             numbers = ", ".join(f"{key} {low:.3g}" + (f" to {high:.3g}" if high != low else "")
                                 for key, (low, high) in r["numbers"].items())
-            lines.append(textwrap.fill(f"{r['held']}/{r['runs']}  {cid}: {numbers}", WIDTH, subsequent_indent="       "))
+            lines.append(textwrap.fill(f"{r['held']}/{r['runs']}  {cid}: {numbers}", WIDTH,
+                                       subsequent_indent="       "))
     lines.append(note("held/runs, then each number's range over the runs. far: the gradient at the name over the "
                       "recall step's (far_10: at distance 10); ratio, gain: factors between models' far at "
                       "initialisation; step_up: the name's gradient over the most a filler before it gets; after: "
