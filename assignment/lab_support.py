@@ -107,14 +107,16 @@ def recall_corpus_floor(seq_len: int) -> float:
     return ((seq_len - 3) * filler_entropy + math.log(len(RECALL_KEYS))) / seq_len
 
 
-def recall_text_loss(ids: list[int], itos: list[str], distance: int, seq_len: int) -> float:
+def recall_text_loss(texts: list[str], distance: int, seq_len: int) -> float:
     """The generator's own mean loss (nats a target) on one recall text: its floor on that sample.
 
     ``recall_corpus_floor`` is its expectation. A validation text of 1,600 lines differs from it by
     about 1% in perplexity, up or down, as its fillers happen to be common or rare: models are
     compared with the floor of the text they are scored on, which shares that luck. Every token
     but the first is a target once (``evaluate`` scores each once), at its position in its line.
+    Words, not ids: a filler too rare to be in the vocabulary still has its probability.
     """
+    words = [word for text in texts for word in rnn_lm.tokenize(text)]
     total = sum(FILLER_WEIGHTS)
     filler_loss = {word: -math.log(w / total) for word, w in zip(FILLER_WORDS, FILLER_WEIGHTS)}
     name_at = seq_len - distance - 3
@@ -123,9 +125,9 @@ def recall_text_loss(ids: list[int], itos: list[str], distance: int, seq_len: in
         position = i % seq_len
         if position == name_at:
             return math.log(len(RECALL_KEYS))
-        return 0.0 if position >= seq_len - 2 else filler_loss[itos[ids[i]]]  # recall, recalled name: certain
+        return 0.0 if position >= seq_len - 2 else filler_loss[words[i]]  # recall, recalled name: certain
 
-    return sum(loss(i) for i in range(1, len(ids))) / (len(ids) - 1)
+    return sum(loss(i) for i in range(1, len(words))) / (len(words) - 1)
 
 
 # ----------------------------------------------------------------------------
@@ -346,7 +348,7 @@ def prepare_data(cfg: LabConfig) -> LabData:
     if cfg.data == "embedded":
         marker = stoi[RECALL_MARKER]
         probe, floor = recall_probe(valid_ids, marker), math.exp(recall_corpus_floor(cfg.seq_len))
-        valid_floor = math.exp(recall_text_loss(valid_ids, itos, cfg.recall_distance, cfg.seq_len))
+        valid_floor = math.exp(recall_text_loss(valid_texts, cfg.recall_distance, cfg.seq_len))
     else:
         marker, probe, floor, valid_floor = None, text_probe(valid, cfg.far_k), None, None
     return LabData(stoi, itos, rnn_lm.LMDataset(train_ids, cfg.seq_len, cfg.stride), valid, description, probe,
