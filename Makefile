@@ -50,7 +50,7 @@ bench: $(STAMP)
 bench-lab: $(STAMP)
 	$(PY) benchmarks/bench_lab.py --repeat 2 --fp32 --compare --sweep
 
-# The claims over seeds: 10 experiments, 3 sweeps (hours of CPU); writes solution/seeds/ and solution/sweep/.
+# The claims over seeds: 12 experiments and 3 sweeps; writes solution/seeds/ and solution/sweep/ (resumable).
 bench-seeds: $(STAMP)
 	$(PY) benchmarks/bench_seeds.py
 

@@ -12,8 +12,8 @@ many seeds it held on (`lab_support.claim_ranges`); the README and the notebook 
 Runs go to `--jobs` worker processes of `--threads` threads each (default 2 x 1 on 2 cores); each
 run's numbers are kept in `--work` as it finishes, so an interrupted benchmark resumes where it
 stopped (delete the folder to start over). The default sweep of seed 0 is the course's: it is
-written to `solution/sweep/` too. Several hours of CPU time: about 10 minutes a sweep and a
-minute or two an experiment on 2 idle cores.
+written to `solution/sweep/` too. The project's longest benchmark: 3 sweeps (each about 10
+minutes on 2 idle cores) and 12 experiments.
 """
 
 from __future__ import annotations
