@@ -382,9 +382,11 @@ BAR_UPDATES = 20  # progress-bar updates per training run
 def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLoader | None = None,
                 epochs: int = 2, lr: float = 3e-3, clip: float | None = 1.0, eval_every: int = 0,
                 max_steps: int | None = None, bf16: bool = False, progress: bool = True,
-                name: str = "model") -> dict:
+                name: str = "model", lr_decay: float = 0.0) -> dict:
     """The shared training loop: Adam, next-token loss, gradient clipping.
 
+    The learning rate is ``lr``, and over the last ``lr_decay`` (a fraction) of the steps it
+    falls linearly to 0 (``lr_decay=0``: constant).
     Every step logs the loss, its perplexity and ``l2_grad_norm_recurrent``
     (measured before clipping, so it is the gradient the loss produced).
     Validation runs every ``eval_every`` steps (0: never) and after every epoch.
@@ -401,6 +403,10 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step_loss": [], "step_ppl": [], "step_grad_norm": [], "valid": []}
     total = epochs * len(train_loader) if max_steps is None else min(max_steps, epochs * len(train_loader))
+    decay_steps = round(lr_decay * total)
+    # The factor of lr for the next step, given the steps done: 1, then linearly down to 0 after the last.
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda done: min(1.0, (total - done) / decay_steps) if decay_steps else 1.0)
     # Updated by steps, never by time: at most BAR_UPDATES updates a bar, so a
     # saved notebook stays small whatever the machine's speed. Left to its own clock, tqdm prints
     # every step once steps get slow.
@@ -428,6 +434,7 @@ def train_model(model: nn.Module, train_loader: DataLoader, valid_loader: DataLo
             if clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+            schedule.step()
             step += 1
             loss_value = loss.item()
             history["step_loss"].append(loss_value)

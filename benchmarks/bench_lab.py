@@ -55,8 +55,8 @@ out["threads"] = torch.get_num_threads()
 print("RESULT " + json.dumps(out))
 """
 
-PREVIOUS_DEFAULT = dict(bf16=False, batch_size=32, lr=1e-3, embedded_docs=16000, epochs=6, max_steps=3000,
-                        eval_every=250)
+PREVIOUS_DEFAULT = dict(bf16=False, batch_size=32, lr=1e-3, lr_decay=0.0, embedded_docs=16000, epochs=6,
+                        max_steps=3000, eval_every=250)
 
 
 def run_child(kind: str, overrides: dict) -> dict:

@@ -92,6 +92,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", dest="max_steps", type=int)
     p.add_argument("--eval-every", dest="eval_every", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--lr-decay", dest="lr_decay", type=float,
+                   help="last fraction of the steps over which lr falls linearly to 0 (default 1/3; 0: constant)")
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--vocab-size", dest="vocab_size", type=int)
     p.add_argument("--emb-dim", dest="emb_dim", type=int)

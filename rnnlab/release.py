@@ -243,6 +243,7 @@ def generate() -> dict[str, str]:
         "requirements.txt": requirements_txt(),
         "requirements-wikitext.txt": requirements_wikitext_txt(),
         "sweep.json": (SOLUTION_DIR / "sweep" / "sweep.json").read_text(),  # the notebook's precomputed sweep
+        "seeds.json": (SOLUTION_DIR / "seeds" / "seeds.json").read_text(),  # the claims over the course's seeds
         "README.md": readme,
         ".github/workflows/classroom.yml": classroom_workflow(),
         ".gitignore": ".venv/\n__pycache__/\n.pytest_cache/\n.ipynb_checkpoints/\nresults/\n",
