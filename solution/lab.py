@@ -134,10 +134,11 @@ for name in lab_support.MODEL_NAMES:
 # for the first two thirds of the 1,200 steps, then falling linearly to 0 over the last third.
 # The LSTM with forget-gate bias 1 is the same `LSTMLM` with `set_forget_gate_bias(model.lstm, 1.0)`
 # applied.
-# Expect about a minute: 57 to 76 s (six runs) on the course's 2-core test machine, whose CPU runs
-# the LSTMs in bfloat16, and about 104 s where they run in float32 (CPUs without AVX-512, which
-# includes most laptops); both measured there with nothing else running. Other programs busy on
-# the same cores can make it many times slower.
+# Expect about a minute: this cell took 76 s on the course's 2-core test machine with nothing else
+# running (it runs the LSTMs in bfloat16 there; about 1.5x longer where they run in float32, on
+# CPUs without AVX-512, which includes most laptops), and 126 s there next to one other busy
+# program, with the default `threads` (see the set-up above; PyTorch's own default took 3x longer
+# there).
 
 # %%
 print(cfg)

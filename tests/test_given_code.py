@@ -4,6 +4,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.utils.data import DataLoader
 
+import lab_support
 import rnn_lm
 
 
@@ -87,3 +88,25 @@ def test_progress_bar_updates_by_steps_whatever_the_clock(monkeypatch, capsys):
     rnn_lm.train_rnn(rnn_lm.VanillaRNNLM(20, 4, 8), loader, loader, epochs=2, eval_every=7, progress=True)
     updates = capsys.readouterr().err.count("\r")
     assert 5 <= updates <= rnn_lm.BAR_UPDATES + 3, updates
+
+
+def test_threads_default_to_the_cores_no_other_program_keeps_busy(monkeypatch):
+    """Next to a busy program, PyTorch's threads wait for the one held off its core: the lab leaves
+    that core out (benchmarks/bench_busy.py measures why); an explicit `threads` always wins."""
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(lab_support, "DEFAULT_THREADS", 4)
+        for busy, threads in ((0.1, 4), (1.2, 3), (2.6, 1), (9.0, 1)):
+            monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda busy=busy: busy)
+            assert lab_support.set_threads(lab_support.LabConfig()) == threads == torch.get_num_threads()
+        assert lab_support.set_threads(lab_support.LabConfig(threads=2)) == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cores_busy_elsewhere_is_a_count_of_cores():
+    """Between none and every core of the machine, whatever else runs beside the test."""
+    import os
+
+    busy = lab_support.cores_busy_elsewhere(0.2)
+    assert 0.0 <= busy <= os.cpu_count() + 0.5
