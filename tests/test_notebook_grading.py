@@ -314,7 +314,7 @@ def test_answers_sheet_shows_questions_rubric_and_every_teams_answer_escaped(tmp
     for dq in discussion_questions():
         assert f'id="{dq.question.key}"' in html
         assert dq.rubric[0][1][:40].replace("'", "&#x27;") in html
-    assert "decay about 0.5" in html  # the reference answer of Q1
+    assert "factor two per step" in html  # the reference answer of Q1
     assert html.count("placeholder left unchanged") == 6 + 4  # carol's six, bob's four
     assert html.count("is not valid JSON") == 6  # dave's notebook, once a question
     assert html.count("3.10e-07") == 6  # alice's gradient at the name, next to each of her answers
