@@ -286,7 +286,8 @@ def cores_busy_elsewhere(seconds: float = 0.5) -> float:
 
 
 def set_threads(cfg: LabConfig) -> int:
-    """Sets PyTorch's CPU threads: ``cfg.threads``, or by default one per core not busy elsewhere.
+    """Sets PyTorch's CPU threads: ``cfg.threads``, or by default one per core not busy elsewhere
+    (measured again before each model is trained).
 
     Why: PyTorch's threads wait for each other at every operation, so on a shared machine a thread
     that another program holds off its core stalls all of them: next to one busy program on 2
@@ -440,6 +441,7 @@ def median_of_tenth(values: list[float], last: bool) -> float:
 
 def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -> dict:
     """Train one model; measure it before and after. Returns its numbers (``format_table`` shows them)."""
+    set_threads(cfg)  # again for each model: a program that started since may hold a core now
     model = build_model(name, len(data.itos), cfg)
     gtt_init = probe_gradient(model, data.probe)
     train_loader, valid_loader = data.train_loader(cfg), data.valid_loader(cfg)
