@@ -120,7 +120,9 @@ def graded_class(tmp_path_factory, replay_table):
         probe = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
                  "    print('NETWORK-REACHED')\nexcept OSError:\n    print('NETWORK-BLOCKED')\n")
         _write(folder / "netprobe.py", before_solution(probe))
-        proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "2", "--timeout",
+        # Four judges: four files (the endless loop, the fork bomb, the forged and the stalled channel)
+        # run out the time limit, three of them asleep; two judges took 170 s here (idle), four 119 s.
+        proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "4", "--timeout",
                                str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "final_grades.csv") as f:
