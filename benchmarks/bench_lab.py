@@ -46,12 +46,13 @@ if kind == "experiment":
     out["train_seconds"] = {n: r["train_seconds"] for n, r in results["models"].items()}
     out["steps"] = next(iter(results["models"].values()))["steps"]
     out["claims"] = [c["holds"] for c in results["claims"]]
+    out["threads"] = "/".join(str(r["threads"]) for r in results["models"].values())  # each model's
 else:
     sweep = lab_support.run_sweep(cfg, progress=False)
     out["wall_seconds"] = sweep["wall_seconds"]
     out["claims"] = [c["holds"] for c in sweep["claims"]]
+    out["threads"] = torch.get_num_threads()  # the last model's
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-out["threads"] = torch.get_num_threads()
 print("RESULT " + json.dumps(out))
 """
 

@@ -441,7 +441,7 @@ def median_of_tenth(values: list[float], last: bool) -> float:
 
 def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -> dict:
     """Train one model; measure it before and after. Returns its numbers (``format_table`` shows them)."""
-    set_threads(cfg)  # again for each model: a program that started since may hold a core now
+    threads = set_threads(cfg)  # for each model: a program that started since the last may hold a core now
     model = build_model(name, len(data.itos), cfg)
     gtt_init = probe_gradient(model, data.probe)
     train_loader, valid_loader = data.train_loader(cfg), data.valid_loader(cfg)
@@ -460,6 +460,7 @@ def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": len(history["step_loss"]),
         "train_seconds": train_seconds,
+        "threads": threads,
         "final_train_loss": median_of_tenth(history["step_loss"], last=True),
         "best_valid_ppl": best["ppl"],
         "best_valid_step": best["step"],
@@ -484,14 +485,14 @@ def run_model(name: str, data: LabData, cfg: LabConfig, progress: bool = True) -
 
 
 def run_header(cfg: LabConfig) -> dict:
-    """What every results file starts with: the config and how it ran (device, precision per model)."""
-    return {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)), "threads": torch.get_num_threads(),
+    """What every results file starts with: the config and how it ran (device, precision per model;
+    each model's CPU threads are in its own numbers)."""
+    return {"config": cfg.to_dict(), "device": str(resolve_device(cfg.device)),
             "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models}}
 
 
 def run_experiment(cfg: LabConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train every model in ``cfg.models`` on the same data; write results and plots to ``out_dir``."""
-    set_threads(cfg)
     start = time.perf_counter()
     data = prepare_data(cfg)
     results = {**run_header(cfg), "data": data.description, "vocab_size": len(data.itos), "train_windows": len(data.train), "valid_windows": len(data.valid),
@@ -533,7 +534,6 @@ def run_sweep(cfg: LabConfig, distances=SWEEP_DISTANCES, out_dir: str | Path | N
     """Train every model at every distance (same steps, sizes and seed); write sweep.json and sweep.png."""
     from tqdm import tqdm
 
-    set_threads(cfg)
     start = time.perf_counter()
     rows = []
     bar = tqdm(total=len(distances) * len(cfg.models), desc="sweep", disable=not progress, mininterval=1)

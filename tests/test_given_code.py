@@ -104,6 +104,21 @@ def test_threads_default_to_the_cores_no_other_program_keeps_busy(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_each_model_records_the_threads_it_trained_with(monkeypatch):
+    """Threads are chosen again before each model: a neighbour that starts mid-experiment counts."""
+    from rnnlab.cli import dry_run_overrides
+
+    before = torch.get_num_threads()
+    busy_counts = iter((0.1, 1.2, 2.6))  # the neighbours found before each of the three models
+    try:
+        monkeypatch.setattr(lab_support, "DEFAULT_THREADS", 4)
+        monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda: next(busy_counts))
+        results = lab_support.run_experiment(lab_support.LabConfig(**dry_run_overrides()), progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert [r["threads"] for r in results["models"].values()] == [4, 3, 1]
+
+
 def test_cores_busy_elsewhere_is_a_count_of_cores():
     """Between none and every core of the machine, whatever else runs beside the test."""
     import os
