@@ -265,9 +265,11 @@ class LabConfig:
 DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice (the physical cores, or OMP_NUM_THREADS)
 
 
-def cores_busy_elsewhere(seconds: float = 0.5) -> float:
+def cores_busy_elsewhere(seconds: float = 0.25) -> float:
     """How many cores other programs keep busy right now: the machine's CPU time over a short
-    window, less this process's (Linux's /proc/stat); elsewhere the 1-minute load average."""
+    window, less this process's (Linux's /proc/stat); elsewhere the 1-minute load average.
+    A quarter of a second is 25 clock ticks a core: enough to see a busy program, and it is paid
+    before each model (0.5 s cost a 150-step experiment 13% idle)."""
     def machine_busy() -> float:  # CPU seconds spent by everything but the idle task
         with open("/proc/stat") as f:
             ticks = [int(x) for x in f.readline().split()[1:8]]
