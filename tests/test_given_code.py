@@ -1,5 +1,6 @@
 """The given (non-task) parts of the reference module: vocabulary, encoding, windows, training loop."""
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 from torch.utils.data import DataLoader
@@ -90,32 +91,31 @@ def test_progress_bar_updates_by_steps_whatever_the_clock(monkeypatch, capsys):
     assert 5 <= updates <= rnn_lm.BAR_UPDATES + 3, updates
 
 
-def test_threads_default_to_the_cores_no_other_program_keeps_busy(monkeypatch):
+@pytest.fixture
+def four_default_threads(monkeypatch):
+    """PyTorch's default faked to 4 threads; the threads the tests set are undone afterwards."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(lab_support, "DEFAULT_THREADS", 4)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_threads_default_to_the_cores_no_other_program_keeps_busy(monkeypatch, four_default_threads):
     """Next to a busy program, PyTorch's threads wait for the one held off its core: the lab leaves
     that core out (benchmarks/bench_busy.py measures why); an explicit `threads` always wins."""
-    before = torch.get_num_threads()
-    try:
-        monkeypatch.setattr(lab_support, "DEFAULT_THREADS", 4)
-        for busy, threads in ((0.1, 4), (1.2, 3), (2.6, 1), (9.0, 1)):
-            monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda busy=busy: busy)
-            assert lab_support.set_threads(lab_support.LabConfig()) == threads == torch.get_num_threads()
-        assert lab_support.set_threads(lab_support.LabConfig(threads=2)) == 2
-    finally:
-        torch.set_num_threads(before)
+    for busy, threads in ((0.1, 4), (1.2, 3), (2.6, 1), (9.0, 1)):
+        monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda busy=busy: busy)
+        assert lab_support.set_threads(lab_support.LabConfig()) == threads == torch.get_num_threads()
+    assert lab_support.set_threads(lab_support.LabConfig(threads=2)) == 2
 
 
-def test_each_model_records_the_threads_it_trained_with(monkeypatch):
+def test_each_model_records_the_threads_it_trained_with(monkeypatch, four_default_threads):
     """Threads are chosen again before each model: a neighbour that starts mid-experiment counts."""
     from rnnlab.cli import dry_run_overrides
 
-    before = torch.get_num_threads()
     busy_counts = iter((0.1, 1.2, 2.6))  # the neighbours found before each of the three models
-    try:
-        monkeypatch.setattr(lab_support, "DEFAULT_THREADS", 4)
-        monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda: next(busy_counts))
-        results = lab_support.run_experiment(lab_support.LabConfig(**dry_run_overrides()), progress=False)
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setattr(lab_support, "cores_busy_elsewhere", lambda: next(busy_counts))
+    results = lab_support.run_experiment(lab_support.LabConfig(**dry_run_overrides()), progress=False)
     assert [r["threads"] for r in results["models"].values()] == [4, 3, 1]
 
 
