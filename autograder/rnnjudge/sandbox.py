@@ -80,20 +80,8 @@ def hidden_paths(roots: list[str]) -> list[str]:
     return [str(PACKAGE_DIR)] if any(str(PACKAGE_DIR).startswith(r + os.sep) for r in roots) else []
 
 
-# In ``user`` mode the worker needs a Python that the user nobody can run. This one, usually; where
-# it lives in a folder nobody cannot enter (a Python under /root), another interpreter of the same
-# version whose site-packages point at this environment's (a venv with a .pth file) can be named here.
-WORKER_PYTHON_ENV = "RNNJUDGE_WORKER_PYTHON"
-
-
-def worker_python(mode: str) -> str:
-    if mode == "user" and os.environ.get(WORKER_PYTHON_ENV):
-        return os.environ[WORKER_PYTHON_ENV]
-    return sys.executable
-
-
-def worker_program(folder: str, mode: str = "bwrap") -> list[str]:
-    return [worker_python(mode), "-I", "-B", f"{folder}/worker.py", f"{folder}/rnn_lm.py"]
+def worker_program(folder: str) -> list[str]:
+    return [sys.executable, "-I", "-B", f"{folder}/worker.py", f"{folder}/rnn_lm.py"]
 
 
 def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[str]:
@@ -137,12 +125,13 @@ def become_nobody() -> None:
 
 @functools.lru_cache(maxsize=None)
 def nobody_can_run_python() -> bool:
-    """As root: can the user ``nobody`` start the worker's Python with torch? (Not where it lives in
-    /root, unless ``$RNNJUDGE_WORKER_PYTHON`` names one it can.)"""
+    """As root: can the user ``nobody`` start the worker's Python with torch? (Not where it lives in a
+    folder nobody cannot enter, such as /root: in otter's grading container ``rnnjudge.container``
+    opens the way.)"""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0):
         return False
     try:
-        probe = subprocess.run([worker_python("user"), "-I", "-c", "import torch, numpy"], capture_output=True, cwd="/",
+        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd="/",
                                preexec_fn=become_nobody, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
     except OSError:  # the interpreter itself is out of its reach
         return False
@@ -198,7 +187,7 @@ class ProcessGroup:
             pass
         leader.wait()
         if as_nobody:  # a child of its own that left the session: kill(-1) as nobody reaches them all
-            subprocess.run([worker_python("user"), "-I", "-c", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
+            subprocess.run([sys.executable, "-I", "-c", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
                             "except OSError:\n    pass"], preexec_fn=become_nobody, cwd="/")
         if self.path is None:
             return
@@ -260,7 +249,7 @@ def start_worker(worker_dir: Path, mode: str, limits: Limits, log) -> tuple[subp
         argv, cwd, env = bwrap_command(worker_dir), worker_dir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:
         home = worker_dir / "home" if mode == "user" else worker_dir
-        argv = worker_program(str(worker_dir), mode)
+        argv = worker_program(str(worker_dir))
         cwd, env = home, worker_environment(str(home))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,
                             start_new_session=True, close_fds=True,
