@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -400,7 +401,8 @@ def add_parser(sub) -> None:
                                    "hidden checks against a sandboxed worker that alone runs the submission's code.")
     p.add_argument("submissions", nargs="+", help="submission files and/or folders of them")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1),
+                   help="submissions graded at once (default: one per core; each submission is held to one core)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per submission (default 120)")
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of the worker (default 4096)")
     p.add_argument("--no-sandbox", action="store_true",

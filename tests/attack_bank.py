@@ -193,6 +193,38 @@ for _fd in range(3, 32):
     }
 
 
+# -- round three: neighbours (a class graded at once shares the machine) ---------------------------
+
+MEMORY_HOG_CHILDREN, MEMORY_HOG_MB = 6, 500
+
+
+def neighbour_attacks(marker: str) -> dict[str, str]:
+    """Submissions that try to slow their neighbours down or hold more memory than the limit."""
+    return {
+        # 40 spinning processes, each in its own session, for as long as the grader lets them run.
+        "hogs_the_cpu": SKELETON + f"""
+import os, subprocess, sys
+for _ in range(40):
+    subprocess.Popen([sys.executable, "-c", "while True: pass  # {marker}"], start_new_session=True)
+""",
+        # Six children of 500 MB each (touched, so really held), each under the per-process limit; each
+        # says on the TA's log when it still holds its memory a few seconds later.
+        "holds_memory_in_children": SKELETON + f"""
+import os, time
+for _i in range({MEMORY_HOG_CHILDREN}):
+    if os.fork() == 0:
+        _block = bytearray({MEMORY_HOG_MB} << 20)
+        for _j in range(0, len(_block), 4096):
+            _block[_j] = 1
+        time.sleep(4)
+        os.write(2, b"still holding {MEMORY_HOG_MB} MB\\n")
+        time.sleep(600)
+        os._exit(0)
+time.sleep(8)
+""",
+    }
+
+
 # -- the course secret: wherever it lives, the worker's code must not read it -------------------
 
 SECRET_HUNT_PREFIX = "SECRET-HUNT"

@@ -31,9 +31,34 @@ NORM_ACC = "            total += p.grad.detach().double().pow(2).sum().item()\n 
 LSTM_RUN = "        out, (h_n, c_n) = self.lstm(self.emb(x), state)  # out: (B, T, H)\n"
 LSTM_RETURN = "        return self.fc(out), (h_n, c_n)  # (B, T, V)\n"
 GTT_GRAD = "    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)\n"
+EVAL_LOOP = """        for x, y in data_loader:
+            logits, _ = model(x)"""
+EVAL_START = "    was_training = model.training"
+EVAL_RETURN = "    return mean_loss, math.exp(mean_loss)"
+EVAL_DEF = "def evaluate(model: nn.Module"
+GTT_START = "    captured = []"
+GTT_RETURN = "    return norms.flip(0)  # k = T-1-t"
+GTT_DEF = "def gradient_through_time(model: nn.Module"
 
 # name -> (task that must lose points, edits)
 BUGGY = {
+    # Mistakes that add behaviour (something kept from one call or one batch for the next): no
+    # mutant of the solution makes them, since the solution keeps nothing.
+    "eval_state_carried_when_it_fits": (4, [(EVAL_LOOP, """        state = None
+        for x, y in data_loader:
+            fits = state is not None and state.shape[-2] == x.shape[0]
+            logits, state = model(x, state) if fits else model(x)
+            state = state[0] if isinstance(state, tuple) else state""")]),
+    "eval_cached_by_loader": (4, [(EVAL_START, """    key = id(data_loader)
+    if key in _EVAL_CACHE:
+        return _EVAL_CACHE[key]
+    was_training = model.training"""), (EVAL_RETURN, """    _EVAL_CACHE[key] = (mean_loss, math.exp(mean_loss))
+    return _EVAL_CACHE[key]"""), (EVAL_DEF, "_EVAL_CACHE = {}\n\n\n" + EVAL_DEF)]),
+    "gtt_cached_by_inputs": (6, [(GTT_START, """    key = (id(x), id(y), pad_id)
+    if key in _GTT_CACHE:
+        return _GTT_CACHE[key]
+    captured = []"""), (GTT_RETURN, """    _GTT_CACHE[key] = norms.flip(0)
+    return _GTT_CACHE[key]"""), (GTT_DEF, "_GTT_CACHE = {}\n\n\n" + GTT_DEF)]),
     # What a hurried student kept after passing the public checks (issue 15): each breaks something a user does.
     "rnn_state_made_on_the_cpu": (1, [(RNN_H0, "        h = torch.zeros(B, self.hidden_dim) if h0 is None else h0\n")]),
     "loss_gather_on_raw_targets": (3, [(LOSS_CALL, """    logp = F.log_softmax(logits, dim=-1)
@@ -109,6 +134,29 @@ CORRECT = {
     return float(torch.cat(grads).norm()) if grads else 0.0""")],
     "gtt_backward_with_inputs": [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward(inputs=[e])\n    grad_e = e.grad\n")],
     "lstm_state_unpacked": [(LSTM_RUN, "        out, hc = self.lstm(self.emb(x), state)\n        h_n, c_n = hc\n")],
+    # Data-dependent operations (no kernel on the meta device, fine on any GPU): the padded loss as
+    # students often write it, with a boolean mask, nonzero/index_select, masked_select, or a count.
+    "loss_boolean_mask": [(LOSS_CALL, """    flat, tgt = logits.reshape(-1, V), targets.reshape(-1)
+    keep = tgt != ignore_index
+    return F.cross_entropy(flat[keep], tgt[keep], reduction=reduction)""")],
+    "loss_nonzero_index_select": [(LOSS_CALL, """    flat, tgt = logits.reshape(-1, V), targets.reshape(-1)
+    idx = (tgt != ignore_index).nonzero().squeeze(1)
+    return F.cross_entropy(flat.index_select(0, idx), tgt.index_select(0, idx), reduction=reduction)""")],
+    "loss_gather_masked_select": [(LOSS_CALL, """    tgt = targets.reshape(-1)
+    keep = tgt != ignore_index
+    logp = F.log_softmax(logits.reshape(-1, V), dim=-1)
+    nll = -logp.gather(1, torch.where(keep, tgt, 0).unsqueeze(1)).squeeze(1)  # (B*T,)
+    picked = torch.masked_select(nll, keep)
+    return picked.sum() if reduction == "sum" else picked.mean()""")],
+    "loss_where_over_item_count": [(LOSS_CALL, """    tgt = targets.reshape(-1)
+    keep = tgt != ignore_index
+    nll = F.cross_entropy(logits.reshape(-1, V), torch.where(keep, tgt, 0), reduction="none")
+    total = torch.where(keep, nll, torch.zeros_like(nll)).sum()
+    return total if reduction == "sum" else total / max(int(keep.sum().item()), 1)""")],
+    "gtt_own_masked_last_loss": [(
+        "    last_loss = lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)\n",
+        "    last_y = y[:, -1]\n    keep = last_y != pad_id\n"
+        "    last_loss = F.cross_entropy(logits[:, -1][keep], last_y[keep])\n")],
 }
 
 FUTURE = "from __future__ import annotations\n"

@@ -17,7 +17,6 @@ import pytest
 from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
 from conftest import COURSE_KEY, RUNS_THE_JUDGE
 from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
-from rnnjudge.sandbox import pids_cgroup_parent
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
@@ -58,8 +57,8 @@ def marked_processes() -> list[str]:
 
 
 def leftover_cgroups() -> list[str]:
-    parent = pids_cgroup_parent()
-    return [] if parent is None else sorted(p.name for p in parent.glob("rnnjudge-*"))
+    """The judge's cgroups still there, under cgroup v2 or any v1 controller."""
+    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/rnnjudge-*"))
 
 
 @pytest.fixture(scope="module")

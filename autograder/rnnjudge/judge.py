@@ -22,6 +22,7 @@ import torch
 
 from . import checks  # noqa: F401 - registers the checks
 from . import secret
+from .checks.elsewhere import CannotDecide
 from .registry import CHECKS, GATE_MESSAGE, Check
 from .sandbox import Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
@@ -32,6 +33,7 @@ MAX_NOTEBOOK_BYTES = 32 << 20  # a notebook saved with its outputs (figures) is 
 AUTHORS_SHOWN = 10  # names kept of a submission's AUTHORS
 AUTHOR_CHARS = 120  # characters kept of each name
 NO_AUTHORS = "no authors named in AUTHORS (no points lost)"
+UNLIMITED = "not limited per submission here:"
 
 
 class UnreadableSubmission(Exception):
@@ -129,7 +131,9 @@ def first_not_implemented(err: BaseException) -> NotImplementedInSubmission | No
 
 
 def outcome(chk: Check, passed: bool, message: str = "", not_implemented: bool = False) -> dict:
-    if passed:
+    if passed and message:  # passed without a verdict: the check could not run (elsewhere.CannotDecide)
+        feedback = f"{chk.description}: not checked, no points lost ({message})."
+    elif passed:
         feedback = f"{chk.description}: passed."
     elif not_implemented:
         feedback = f"{chk.description}: not implemented ({message})."
@@ -154,6 +158,8 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
         worker.begin_check()
         chk.func(worker)
         return outcome(chk, True)
+    except CannotDecide as err:
+        return outcome(chk, True, str(err))
     except OutOfTime:
         raise
     except BaseException as err:  # noqa: BLE001 - every failure becomes feedback
@@ -199,6 +205,9 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
                     if worker is None or not worker.alive:
                         worker = WorkerSession(code, mode, limits, log, deadline)
                         result["load_error"] = result["load_error"] or worker.load_error
+                        if worker.processes.missing and not any(n.startswith(UNLIMITED) for n in result["notes"]):
+                            result["notes"].append(f"{UNLIMITED} {', '.join(worker.processes.missing)} (no cgroup "
+                                                   "could be made: grade as root, outside a container, for these)")
                     result["checks"][chk.name] = run_check(chk, worker)
                 except OutOfTime:
                     fatal = f"not run: the time limit of {timeout:.0f}s for this submission was reached"

@@ -13,9 +13,12 @@ Three ways, strongest first:
 * ``none`` (``--no-sandbox``): only the limits below. Every grade then says it was made
   unsandboxed.
 
-In every way: limits on address space, CPU time, file size and open files; a process-count
-limit where a ``pids`` cgroup can be made (root) or the worker runs as a non-root user; and
-when the worker is done, every process it started is killed (its cgroup, else its session).
+In every way: limits on address space, CPU time, file size and open files per process; where
+cgroups can be made (root, outside a container), the submission's processes together are held to
+one core, to the memory limit and to a process count, so that no submission slows another one
+down; where they cannot, the count is limited per user (``RLIMIT_NPROC``, when the worker is not
+root) and the status says which limits were missing. When the worker is done, every process it
+started is killed (its cgroup, else its session).
 """
 
 from __future__ import annotations
@@ -146,41 +149,81 @@ def best_mode() -> str:
 
 
 # ----------------------------------------------------------------------------
-# Process count and clean-up: a pids cgroup where one can be made
+# The submission's cgroup: its processes counted, its CPU and memory capped, all killed at the end
 # ----------------------------------------------------------------------------
 
-def pids_cgroup_parent() -> Path | None:
-    for parent in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):  # v2
-        if "pids" in (parent / "cgroup.subtree_control").read_text().split() if (
-                parent / "cgroup.subtree_control").is_file() else False:
-            return parent
-    v1 = Path("/sys/fs/cgroup/pids")
-    return v1 if (v1 / "cgroup.procs").is_file() else None
+CPU_PERIOD_US = 100_000  # cpu.max's period: the quota below is one core's worth of it
+
+
+def v2_root() -> tuple[Path, set[str]] | None:
+    """The cgroup v2 folder whose children can have the pids controller, and its controllers."""
+    for parent in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+        control = parent / "cgroup.subtree_control"
+        if control.is_file() and "pids" in (controllers := set(control.read_text().split())):
+            return parent, controllers
+    return None
+
+
+def cgroup_settings(limits: Limits) -> dict[str, dict[str, str]]:
+    """controller -> {file: value}, in cgroup v2's names and in v1's."""
+    memory = str(limits.memory_mb << 20)
+    return {"v2": {"pids.max": str(MAX_PROCESSES), "cpu.max": f"{CPU_PERIOD_US} {CPU_PERIOD_US}",
+                   "memory.max": memory, "memory.swap.max": "0"},
+            "pids": {"pids.max": str(MAX_PROCESSES)},
+            "cpu": {"cpu.cfs_period_us": str(CPU_PERIOD_US), "cpu.cfs_quota_us": str(CPU_PERIOD_US)},
+            "memory": {"memory.limit_in_bytes": memory}}
 
 
 class ProcessGroup:
-    """Where the worker and all it starts are counted (``pids.max``) and killed at the end."""
+    """Where the worker and all it starts are counted (at most ``MAX_PROCESSES``), held to one core
+    and to ``limits.memory_mb`` together (not per process: six children of 800 MB are 4.8 GB), and
+    killed at the end: one cgroup (v2), or one per controller (v1), where this process may make them
+    (root, outside a container). ``missing`` names the limits that could not be set."""
 
-    def __init__(self):
-        self.path = None
-        parent = pids_cgroup_parent()
-        if parent is not None and os.access(parent, os.W_OK):
-            path = parent / f"rnnjudge-{uuid.uuid4().hex[:12]}"
-            try:
-                path.mkdir()
-                (path / "pids.max").write_text(str(MAX_PROCESSES))
-                self.path = path
-            except OSError:
-                shutil.rmtree(path, ignore_errors=True)
+    def __init__(self, limits: Limits = Limits()):
+        self.paths: list[Path] = []
+        name = f"rnnjudge-{uuid.uuid4().hex[:12]}"
+        wanted = cgroup_settings(limits)
+        applied: set[str] = set()
+        root = v2_root()
+        if root is not None:
+            parent, controllers = root
+            settings = {f: v for f, v in wanted["v2"].items() if f.split(".")[0] in controllers}
+            if self.make(parent / name, settings):
+                applied = {f.split(".")[0] for f in settings}
+        else:
+            for controller in ("pids", "cpu", "memory"):
+                parent = Path("/sys/fs/cgroup") / controller
+                if (parent / "cgroup.procs").is_file() and self.make(parent / name, wanted[controller]):
+                    applied.add(controller)
+        self.missing = [what for controller, what in (("pids", "process count"), ("cpu", "one core"),
+                                                      ("memory", "memory per submission")) if controller not in applied]
+
+    def make(self, path: Path, settings: dict[str, str]) -> bool:
+        if not os.access(path.parent, os.W_OK):
+            return False
+        try:
+            path.mkdir()
+        except OSError:
+            return False
+        try:
+            for file, value in settings.items():
+                if (path / file).exists():
+                    (path / file).write_text(value)
+        except OSError:
+            path.rmdir()
+            return False
+        self.paths.append(path)
+        return True
 
     def enter(self) -> None:
         """In the child, before exec."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        for path in self.paths:
+            (path / "cgroup.procs").write_text(str(os.getpid()))
 
     def kill_all(self, leader: subprocess.Popen, as_nobody: bool = False) -> None:
         """Kill the worker's session, every process of ``nobody`` if it ran as that user, and
-        everything left in its cgroup; reap the worker."""
+        everything left in its cgroups; reap the worker."""
         try:
             os.killpg(leader.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -189,31 +232,34 @@ class ProcessGroup:
         if as_nobody:  # a child of its own that left the session: kill(-1) as nobody reaches them all
             subprocess.run([sys.executable, "-I", "-c", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
                             "except OSError:\n    pass"], preexec_fn=become_nobody, cwd="/")
-        if self.path is None:
+        for path in self.paths:
+            empty_and_remove(path)
+
+
+def empty_and_remove(path: Path) -> None:
+    try:  # cgroup v2 (Linux 5.14+): every member killed at once, forks in flight included
+        (path / "cgroup.kill").write_text("1")
+    except OSError:
+        pass
+    deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
+    while True:  # killed processes leave the cgroup once reaped, later on a loaded machine
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+            if not pids:
+                path.rmdir()
+                return
+        except FileNotFoundError:
             return
-        try:  # cgroup v2 (Linux 5.14+): every member killed at once, forks in flight included
-            (self.path / "cgroup.kill").write_text("1")
-        except OSError:
-            pass
-        deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
-        while True:  # killed processes leave the cgroup once reaped, later on a loaded machine
+        except OSError:  # EBUSY: members not yet gone
+            pids = []
+        if time.monotonic() > deadline:
+            return
+        for pid in pids:
             try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-                if not pids:
-                    self.path.rmdir()
-                    return
-            except FileNotFoundError:
-                return
-            except OSError:  # EBUSY: members not yet gone
-                pids = []
-            if time.monotonic() > deadline:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
 
 
 def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) -> None:
@@ -244,7 +290,7 @@ def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> Non
 
 def start_worker(worker_dir: Path, mode: str, limits: Limits, log) -> tuple[subprocess.Popen, ProcessGroup]:
     """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel."""
-    processes = ProcessGroup()
+    processes = ProcessGroup(limits)
     if mode == "bwrap":
         argv, cwd, env = bwrap_command(worker_dir), worker_dir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:

@@ -39,8 +39,21 @@ def uneven_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def even_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batches of one size (a state carried from one batch into the next then fits, and shows)."""
+    rng = secret.rng("evaluate even batches")
+    B, T = int(rng.integers(2, 5)), secret.integer(4, 9, "evaluate even T")
+    out = []
+    for _ in range(3):
+        x, y = rng.integers(1, V, (B, T)).astype(np.int64), rng.integers(1, V, (B, T)).astype(np.int64)
+        y[rng.random((B, T)) < 0.3] = pad_id
+        y[0, 0] = 1
+        out.append((x, y))
+    return out
+
+
 def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, pad_id=0, training=True,
-                  preset_grad=None, as_generator=False) -> dict:
+                  preset_grad=None, as_generator=False, same_loader=False) -> dict:
     """The submission's ``evaluate`` on a fixture model whose logits on ``x`` are ``logits_of(x)``."""
     arrays = dict(model_arrays)
     for i, (x, y) in enumerate(batches):
@@ -52,7 +65,8 @@ def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, p
     loss_header, loss_arrays = judged_loss.pack(cases)
     reply, _ = worker.request("evaluate", {**model, **loss_header, "batches": len(batches), "pad_id": pad_id,
                                            "training": training, "preset_grad": preset_grad,
-                                           "as_generator": as_generator}, arrays | loss_arrays)
+                                           "as_generator": as_generator, "same_loader": same_loader},
+                                 arrays | loss_arrays)
     assert reply.get("pair") is True, f"evaluate should return (mean_loss, perplexity), got {reply.get('result_type')}"
     assert reply.get("floats") is True, "return two Python floats (use .item())"
     values = reply.get("values")
@@ -116,3 +130,22 @@ def task4_generator_and_model(worker):
     loss, _ = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, batches, logits_of,
                             as_generator=True)["values"]
     assert math.isclose(loss, want, rel_tol=1e-4), f"with a generator of batches: mean loss {loss:.5f}, expected {want:.5f}"
+
+
+@check(4, "evaluate: each call on its own (two models in a row, one loader of equal-size batches)")
+def task4_each_call_on_its_own(worker):
+    """Nothing kept from one call or one batch for the next: no cache keyed by the loader, no
+    recurrent state carried from one batch into the next (the batches here are of one size)."""
+    batches = even_batches()
+    for seed in (21, 22):
+        params = random_params("gru", V, 4, 5, seed=seed)
+        p64 = {k: v.astype(np.float64) for k, v in params.items()}
+        logits_of = lambda x, p64=p64: gru_forward(p64, x, None)[0]  # noqa: E731 - each batch from a fresh state
+        sums = [nll(logits_of(x), y, 0) for x, y in batches]
+        want = sum(s for s, _ in sums) / sum(c for _, c in sums)
+        loss, _ = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, batches, logits_of,
+                                same_loader=True)["values"]
+        assert math.isclose(loss, want, rel_tol=1e-4), (
+            f"{'second' if seed == 22 else 'first'} of two calls (another model, the same loader object, batches of "
+            f"equal size): mean loss {loss:.5f}, expected {want:.5f}. Each batch starts from a fresh state (call "
+            "model(x), do not pass the last batch's state on), and nothing is kept from one call for the next")
