@@ -31,6 +31,7 @@ from html import escape
 from pathlib import Path
 
 from rnnjudge.registry import GATE_MESSAGE
+from rnnjudge.session import printable
 from rnnlab import similarity
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 
@@ -414,7 +415,9 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
 # ----------------------------------------------------------------------------
 
 def spreadsheet_safe(cell: str) -> str:
-    """Text from submissions (messages, file names) must not become a spreadsheet formula."""
+    """Text from submissions (messages, file names) must not become a spreadsheet formula, nor carry
+    control characters (terminal escapes) into the sheet."""
+    cell = printable(cell)
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 

@@ -36,6 +36,7 @@ from rnnlab.answers_sheet import write_answers_sheet
 from rnnlab.class_report import add_report_arguments, plural, shared_names, spreadsheet_safe, write_class_report
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
+from rnnjudge.session import printable
 from rnnlab.notebook import ANSWERED, NOTEBOOK_NAME, READ, NotebookReport, missing, read_notebook
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
@@ -255,9 +256,13 @@ def write_outputs(grades: list[Grade], out: Path) -> None:
         writer.writerows(final_grades_row(g) for g in grades)
     for g, folder in zip(grades, output_folders(grades)):
         (out / folder).mkdir(exist_ok=True)
-        (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
-        (out / folder / "feedback.txt").write_text(feedback_text(g))
-        (out / folder / "log.txt").write_text(g.log)
+        try:
+            (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
+            (out / folder / "feedback.txt").write_text(printable(feedback_text(g)))
+            (out / folder / "log.txt").write_text(printable(g.log))
+        except Exception as err:  # noqa: BLE001 - one team's files, never the class's
+            (out / folder / "feedback.txt").write_text(f"The grader could not write this feedback ({type(err).__name__}); "
+                                                       "see final_grades.csv for the points.\n")
     plot_distribution(grades, out / "score_distribution.png")
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnjudge.session import printable
 from rnnlab.release import ANSWER_PLACEHOLDER
 from rnnlab.tasks import NOTEBOOK_CHECKS, QUESTIONS
 
@@ -25,7 +26,7 @@ NOTEBOOK_NAME = "lab.ipynb"
 MAX_NOTEBOOK_BYTES = 32 << 20  # saved with its outputs (figures), the lab's notebook is 1-2 MB
 TEXT_SHOWN = 160  # characters kept of an error message the notebook stored
 READ = "read"  # the status of a notebook that could be read
-QUESTION_MARKER = re.compile(r"^[ \t]*\*\*Q(\d+)\.\*\*", re.MULTILINE)
+QUESTION_MARKER = re.compile(r"^[ \t]*\*\*Q(\d{1,4})\.\*\*", re.MULTILINE)  # bounded: int() of 5,000 digits raises
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 CLAIM_START = re.compile(r"^(HOLDS|FAILS)  (.*)$")
 CLAIM_CONTINUED = "       "  # format_claims indents a claim's further lines by 7 spaces
@@ -33,6 +34,11 @@ CELL_SEPARATOR = re.compile(r"\s{2,}")  # the printed tables pad their columns w
 SWEEP_HEADER = re.compile(r"^distance\s{2,}model\s{2,}", re.MULTILINE)
 FLOOR = re.compile(r"perplexity floor: ([0-9.]+)")
 NUMBERS_SHOWN = {"recall acc": "recall", "best val ppl": "best val ppl", "vs floor": "vs floor"}
+# Bounds on what is kept of one notebook, whatever it holds (the readers are linear in its size).
+MAX_CLAIMS = 40  # the experiment prints 6
+CLAIM_CHARS = 400
+TABLE_ROWS = 20  # rows kept of a printed table (the lab's have 3 models)
+ANSWER_CHARS = 20_000  # a long answer is a few thousand characters
 
 # Answer states
 ANSWERED, EMPTY, PLACEHOLDER, NOT_FOUND = "answered", "empty", "placeholder left unchanged", "question not found"
@@ -102,7 +108,15 @@ def missing(status: str) -> NotebookReport:
 
 
 def read_notebook(path: Path | None) -> NotebookReport:
-    """The report of the notebook at ``path`` (None: the submission is a single file, with no notebook)."""
+    """The report of the notebook at ``path`` (None: the submission is a single file, with no notebook).
+    Whatever the file holds, this returns a report: a team's notebook cannot stop the class's outputs."""
+    try:
+        return read_notebook_file(path)
+    except Exception as err:  # noqa: BLE001 - a reader's bug or a hostile file: that team's status, not a crash
+        return missing(f"{NOTEBOOK_NAME} could not be read ({type(err).__name__}): ask the team to save it again")
+
+
+def read_notebook_file(path: Path | None) -> NotebookReport:
     if path is None:
         return missing("no notebook: a single-file submission (only a team's folder holds lab.ipynb)")
     if path.is_symlink() or path.parent.is_symlink():  # a classmate's notebook under this team's name
@@ -130,9 +144,9 @@ def shortened(text: str) -> str:
 def text_of(value) -> str:
     """A notebook's multi-line string: a string, or a list of strings (nbformat allows both)."""
     if isinstance(value, str):
-        return value
+        return printable(value)
     if isinstance(value, list):
-        return "".join(s for s in value if isinstance(s, str))
+        return printable("".join(s for s in value if isinstance(s, str)))
     return ""
 
 
@@ -176,16 +190,19 @@ def order_problems(counts: list[int | None], has_code: list[bool]) -> list[str]:
 
 
 def claims_in(text: str) -> list[tuple[bool, str]]:
-    """The claims ``format_claims`` printed in ``text``: (holds, the claim's text on one line)."""
-    claims: list[tuple[bool, str]] = []
+    """The claims ``format_claims`` printed in ``text``: (holds, the claim's text on one line); at
+    most ``MAX_CLAIMS`` (the last ones), each cut at ``CLAIM_CHARS``."""
+    claims: list[tuple[bool, list[str], int]] = []  # holds, parts, characters so far
     for line in text.splitlines():
         start = CLAIM_START.match(line)
         if start:
-            claims.append((start[1] == "HOLDS", start[2].strip()))
-        elif claims and line.startswith(CLAIM_CONTINUED) and line.strip():
-            holds, so_far = claims[-1]
-            claims[-1] = (holds, f"{so_far} {line.strip()}")
-    return claims
+            claims.append((start[1] == "HOLDS", [start[2].strip()], len(start[2])))
+            del claims[:-MAX_CLAIMS]
+        elif claims and line.startswith(CLAIM_CONTINUED) and line.strip() and claims[-1][2] < CLAIM_CHARS:
+            holds, parts, size = claims[-1]
+            parts.append(line.strip())
+            claims[-1] = (holds, parts, size + len(parts[-1]) + 1)
+    return [(holds, " ".join(parts)[:CLAIM_CHARS]) for holds, parts, _ in claims]
 
 
 def experiment_claims(printed: list[str]) -> list[tuple[bool, str]]:
@@ -201,16 +218,21 @@ def printed_tables(text: str) -> list[dict[str, dict[str, str]]]:
     model -> column -> cell."""
     lines = text.splitlines()
     tables = []
-    for i, line in enumerate(lines[:-1]):
-        header = CELL_SEPARATOR.split(line.strip())
-        if header[0] != "model" or len(header) < 2 or not set(lines[i + 1].replace(" ", "")) <= {"-"}:
+    i = 0
+    while i < len(lines) - 1:  # each line is read once: a table's rows are not read again as headers
+        header = CELL_SEPARATOR.split(lines[i].strip())
+        i += 1
+        if header[0] != "model" or len(header) < 2 or not set(lines[i].replace(" ", "")) <= {"-"}:
             continue
         rows = {}
-        for row in lines[i + 2:]:
-            cells = CELL_SEPARATOR.split(row.strip())
-            if len(cells) != len(header):
+        i += 1
+        while i < len(lines):
+            cells = CELL_SEPARATOR.split(lines[i].strip())
+            if len(cells) != len(header) or cells[0] == "model" or set(lines[i].replace(" ", "")) <= {"-"}:
                 break
-            rows[cells[0]] = dict(zip(header[1:], cells[1:]))
+            if len(rows) < TABLE_ROWS:
+                rows[cells[0][:CLAIM_CHARS]] = {k[:CLAIM_CHARS]: v[:CLAIM_CHARS] for k, v in zip(header[1:], cells[1:])}
+            i += 1
         tables.append(rows)
     return tables
 
@@ -258,6 +280,8 @@ def answers_of(markdown: str) -> dict[str, Answer]:
         paragraph_end = PARAGRAPH_BREAK.search(segment)
         body = segment[paragraph_end.end():] if paragraph_end else ""
         text = body.replace(ANSWER_PLACEHOLDER, "").strip()
+        if len(text) > ANSWER_CHARS:
+            text = text[:ANSWER_CHARS] + f"\n[... {len(text) - ANSWER_CHARS} more characters not shown]"
         if text:
             answers[q.key] = Answer(ANSWERED, text)
         else:

@@ -25,7 +25,7 @@ from . import secret
 from .checks.elsewhere import CannotDecide
 from .registry import CHECKS, GATE_MESSAGE, Check
 from .sandbox import Limits
-from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, untrusted_text
+from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, printable, untrusted_text
 
 LOG_TAIL_BYTES = 20_000
 MAX_CODE_BYTES = 256 << 10  # the solution is 21 KB; parsing a file costs ~500 bytes of memory per byte
@@ -223,7 +223,7 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
         log.seek(0, 2)
         size = log.tell()
         log.seek(max(0, size - LOG_TAIL_BYTES))
-        result["log"] = log.read().decode("utf-8", errors="replace")
+        result["log"] = printable(log.read().decode("utf-8", errors="replace"))
         if size > LOG_TAIL_BYTES:
             result["log"] = f"[... {size - LOG_TAIL_BYTES} earlier bytes of output dropped]\n" + result["log"]
     apply_gates(result["checks"])

@@ -9,6 +9,7 @@ the next check.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +22,18 @@ from .protocol import ProtocolError, read_message, write_message
 TEXT_CAP = 600  # characters of any text from the worker that can reach feedback
 
 
+# All but tab and newline (terminal escapes, carriage returns), and lone surrogates (which no file can encode).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (tab and newline kept): nothing a submission wrote moves a
+    TA's terminal cursor, recolours it or hides text in a file a person reads."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
 def untrusted_text(value, cap: int = TEXT_CAP) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    text = printable(value if isinstance(value, str) else repr(value))
     return text if len(text) <= cap else text[:cap] + " [...]"
 
 
