@@ -19,8 +19,11 @@ student the LMS's own identifiers: an entry matches the roster row that shares o
 identifiers, else the row with its name. Entries that match no row are left out of the file and
 listed apart (``gradebook_unmatched.csv``), for the TA to fix in ``AUTHORS`` or enter by hand.
 
-A student in two teams (the same name, or the same roster row) is an error (``GradebookError``) that
-the TA must resolve: nothing is written rather than two rows for one student.
+Entries that share a name, an identifier (student number, e-mail, handle) or a roster row are one
+student, with or without a roster. One student in two teams' AUTHORS (a classmate's ID under another
+name, say) is a conflict: those entries are left out of the file and listed apart
+(``gradebook_conflicts.csv``) for the TA to resolve, and the rest of the class is exported. Without
+a roster, identities are what the students wrote: the TA is told so.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
 PLAIN_COLUMNS = ["student", "identifiers", "submission", "points", "max_points", "percent"]
 UNMATCHED_COLUMNS = ["as written in AUTHORS", "submission", "points"]
+CONFLICT_COLUMNS = ["student", "as written in AUTHORS", "submission", "points"]
 NAME_COLUMNS = ("Student", "Full name", "Name", "name", "student")
 FIRST_LAST = ("First name", "Last name")
 NOT_IDENTIFIERS = {"Section", "Points Possible"}
@@ -143,32 +147,56 @@ class Gradebook:
     unmatched: list[Entry]  # with a roster: entries that match no roster row
     nameless: list[str]  # submissions whose AUTHORS names nobody: their grade reaches no one
     without_grade: list[str]  # with a roster: its students in no team's AUTHORS
+    conflicts: list[list[Entry]] = field(default_factory=list)  # one student in several teams: not exported
+
+
+def identity_keys(entry: Entry) -> set[str]:
+    """What makes two entries the same student: the roster row, the name, each identifier."""
+    keys = {f"name:{folded(entry.student.name)}"} if entry.student.name.strip() else set()
+    keys |= {f"id:{folded(i.lstrip('@'))}" for i in entry.student.identifiers if i.strip("@ ")}
+    if entry.row is not None:
+        keys.add(f"row:{id(entry.row)}")
+    return keys
+
+
+def same_students(entries: list[Entry]) -> list[list[Entry]]:
+    """The entries grouped by student: two entries sharing any identity key are one (transitively)."""
+    parent = list(range(len(entries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        for key in identity_keys(entry):
+            parent[root(i)] = root(first_with.setdefault(key, i))
+    groups: dict[int, list[Entry]] = {}
+    for i, entry in enumerate(entries):
+        groups.setdefault(root(i), []).append(entry)
+    return list(groups.values())
 
 
 def build_gradebook(grades: list, roster: list[RosterRow] | None) -> Gradebook:
-    """Rows from the grades (``file``, ``authors``, ``grade_total``); raises ``GradebookError`` for a student
-    in two teams."""
+    """Rows from the grades (``file``, ``authors``, ``grade_total``): one per student; a student in
+    several teams' AUTHORS is a conflict, left out of the rows."""
     book = Gradebook([], [], [], [])
-    seen: dict[object, tuple[str, str]] = {}  # student key -> (as written, submission)
-    conflicts = []
+    entries = []
     for g in grades:
         if not g.authors:
             book.nameless.append(g.file)
         for written in g.authors:
             entry = Entry(parse_entry(written), g.file, g.grade_total)
             entry.row = roster_match(entry.student, roster) if roster is not None else None
-            key = id(entry.row) if entry.row is not None else folded(entry.student.name)
-            if key in seen:  # the same team naming someone twice is one row; two teams, a conflict
-                if seen[key][1] != g.file:
-                    conflicts.append(f"{written!r} in {g.file} and {seen[key][0]!r} in {seen[key][1]} are the same "
-                                     "student")
-                continue
-            seen[key] = (written, g.file)
-            (book.unmatched if roster is not None and entry.row is None else book.entries).append(entry)
-    if conflicts:
-        raise GradebookError("a student is in two teams' AUTHORS; decide which team's grade is theirs (fix the "
-                             "other team's AUTHORS), then export again. No gradebook was written:\n  "
-                             + "\n  ".join(conflicts))
+            entries.append(entry)
+    for group in same_students(entries):
+        if len({e.submission for e in group}) > 1:
+            book.conflicts.append(group)
+            continue
+        entry = group[0]  # a team naming someone twice: one row
+        (book.unmatched if roster is not None and entry.row is None else book.entries).append(entry)
     if roster is not None:
         graded = {id(e.row) for e in book.entries}
         book.without_grade = [r.name for r in roster if id(r) not in graded]
@@ -228,6 +256,23 @@ def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None
                     + "; ".join(f"{e.student.written!r} ({e.submission})" for e in book.unmatched[:10]))
     elif (out / "gradebook_unmatched.csv").exists():
         (out / "gradebook_unmatched.csv").unlink()  # from an earlier export: every entry matches now
+    conflicts_path = out / "gradebook_conflicts.csv"
+    if book.conflicts:
+        with open(conflicts_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(CONFLICT_COLUMNS)
+            writer.writerows([str(n), spreadsheet_safe(e.student.written), spreadsheet_safe(e.submission), f"{e.points:g}"]
+                             for n, group in enumerate(book.conflicts, start=1) for e in group)
+        told.append(f"{len(book.conflicts)} students are in the AUTHORS of more than one team (the same name, "
+                    "identifier or roster row): left out of the gradebook and listed in "
+                    f"{conflicts_path}; decide which team's grade is theirs (fix the other team's AUTHORS), then "
+                    "export again: " + "; ".join(" = ".join(f"{e.student.written!r} ({e.submission})" for e in group)
+                                                 for group in book.conflicts[:5]))
+    elif conflicts_path.exists():
+        conflicts_path.unlink()
+    if roster is None and kind in ("canvas", "moodle"):
+        told.append("no --roster given: the names and identifiers are as the students wrote them in AUTHORS, "
+                    "unverified; export with --roster (the LMS's gradebook export) to match them to real students")
     if book.nameless:
         told.append(f"{len(book.nameless)} submissions name nobody in AUTHORS, so their grade reaches no student: "
                     + ", ".join(book.nameless[:10]))

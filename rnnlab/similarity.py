@@ -24,7 +24,9 @@ Method (winnowing, as MOSS, JPlag and copydetect use it):
    share at least ``MIN_SHARED`` fingerprints, and what they share is at least
    ``MIN_SHARE_OF_LARGER`` of the larger one's own fingerprints: a submission that is the
    solution but for two natural lines is not flagged against everyone who wrote those two lines
-   among 200 fingerprints of their own. An inverted index (fingerprint -> submissions) makes the
+   among 200 fingerprints of their own. Unless they share at least ``MIN_SHARED_ANY_SIZE``
+   fingerprints, whatever the sizes: a verbatim copy padded with a thousand lines of dead code is
+   flagged too (the most two honest submissions of the bank share is 14). An inverted index (fingerprint -> submissions) makes the
    comparison proportional to the shared fingerprints, not to the 125k pairs of a class of 500.
 
 Why not ``copydetect`` (0.5.0, MIT; needs numpy, matplotlib, jinja2, pygments and tqdm, which
@@ -91,7 +93,9 @@ KGRAM = 10  # tokens a fingerprint covers
 WINDOW = 5  # winnowing window: shared runs of KGRAM + WINDOW - 1 = 14 tokens are always found
 DEFAULT_THRESHOLD = 0.7
 MIN_SHARED = 2  # fingerprints two submissions must share to be flagged at all
-MIN_SHARE_OF_LARGER = 0.05  # ... and that share of the larger one's own fingerprints
+MIN_SHARE_OF_LARGER = 0.05  # ... and that share of the larger one's own fingerprints,
+MIN_SHARED_ANY_SIZE = 40  # ... or this many, whatever the larger one's size: a copy padded with dead code
+# (the most two honest submissions of the bank share is 14: two independent implementations)
 COMMON_MIN, COMMON_SHARE = 10, 0.05  # a fingerprint in more submissions than this is a common idiom
 
 KEPT_NAMES = frozenset(keyword.kwlist + keyword.softkwlist + [n for n in dir(builtins) if not n.startswith("_")])
@@ -299,7 +303,8 @@ def similar_pairs(prints: list[Fingerprint], threshold: float) -> list[SimilarPa
     for (a, b), shared in pairs.items():
         smaller, larger = sorted((own_counts[a], own_counts[b]))
         score = shared / smaller
-        if score >= threshold and shared >= MIN_SHARED and shared / larger >= MIN_SHARE_OF_LARGER:
+        if score >= threshold and shared >= MIN_SHARED and (shared / larger >= MIN_SHARE_OF_LARGER
+                                                            or shared >= MIN_SHARED_ANY_SIZE):
             lines_a, lines_b = matching_lines(prints[a], prints[b])
             found.append(SimilarPair(prints[a].name, prints[b].name, round(score, 4), shared,
                                      round(shared / own_counts[a], 4), round(shared / own_counts[b], 4),

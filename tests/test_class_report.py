@@ -448,6 +448,39 @@ def test_independently_written_code_is_not_flagged_but_copies_of_it_are(tmp_path
     assert {pair for pair in report.flagged() if pair & set(students)} == copies
 
 
+def dead_code(lines: int, seed: int = 0) -> str:
+    """Unique, valid, never-called code, as a student pads a copy with: built-ins and operators
+    (which the fingerprints keep, unlike names and numbers) in a different order in every line."""
+    import random
+
+    rng = random.Random(seed)
+    calls = ["abs", "len", "sorted", "min", "max", "sum", "round", "hex", "ord", "chr", "list", "tuple", "set",
+             "reversed", "enumerate", "zip", "range", "int", "float", "str", "bool", "any", "all", "divmod", "pow"]
+    ops = ["+", "-", "*", "//", "%", "|", "&", "^", "<", ">", "==", "!=", "and", "or", "in", "is"]
+    out = []
+    for i in range(lines // 4):
+        body = [f"    v = {rng.choice(calls)}({rng.choice(calls)}(v) {rng.choice(ops)} {rng.choice(calls)}(w))"
+                for _ in range(3)]
+        out.append(f"def _pad_{i}(v, w):\n" + "\n".join(body))
+    return "\n".join(out) + "\n"
+
+
+def test_a_copy_padded_with_dead_code_is_flagged(tmp_path):
+    """A verbatim copy of a classmate's file plus 1,500 lines of unique dead code: what it shares is
+    a small share of its own size, but more than any two honest submissions share."""
+    x = replace_tasks(STUDENT_X)
+    codes = {"x.py": x, "x_padded.py": x + "\n\n" + dead_code(1500), "y.py": replace_tasks(STUDENT_Y),
+             **{f"correct_{name}.py": apply_edits(edits) for name, edits in CORRECT.items()},
+             **{f"{name}.py": apply_edits(edits) for name, (_, edits) in BUGGY.items()}, "solution.py": SOLUTION}
+    compile(codes["x_padded.py"], "x_padded.py", "exec")
+    report = make_report(tmp_path, graded(codes), write_submissions(tmp_path / "subs", codes))
+    assert frozenset(("x.py", "x_padded.py")) in report.flagged()
+    boilerplate = similarity.boilerplate_hashes()
+    prints = [similarity.fingerprint(n, c, boilerplate) for n, c in sorted(codes.items()) if n != "x_padded.py"]
+    pairs, _ = similarity.shared_counts(prints)
+    assert max(pairs.values()) < similarity.MIN_SHARED_ANY_SIZE, "an honest pair shares as much as a padded copy"
+
+
 def test_threshold_can_be_changed_and_detection_switched_off(tmp_path):
     codes = {"gtt_leaves_param_grads.py": apply_edits(BUGGY["gtt_leaves_param_grads"][1]),
              "correct_gtt_backward_with_inputs.py": apply_edits(CORRECT["gtt_backward_with_inputs"]),
