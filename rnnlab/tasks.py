@@ -63,7 +63,7 @@ NOTEBOOK_CHECKS = (
     NotebookCheck("ran_in_order", "it was run top to bottom (execution counts in order, no code cell left unrun "
                                   "before the last run one)", 2),
     NotebookCheck("no_errors", "it was run and no cell stored an error", 1),
-    NotebookCheck("claims_printed", "the experiment ran and printed its claims", 2),
+    NotebookCheck("claims_printed", "the experiment ran and printed its claims and its results table (every model)", 2),
 )
 NOTEBOOK_POINTS = sum(c.points for c in NOTEBOOK_CHECKS)
 

@@ -133,3 +133,15 @@ def test_a_class_with_hostile_notebooks_writes_every_output_for_every_team(tmp_p
     with open(out / "final_grades.csv") as f:
         rows = {r["file"].split("/")[0]: r for r in csv.DictReader(f)}
     assert sum(float(rows["honest"][t.key]) for t in TASKS) == TOTAL_POINTS, rows["honest"]["grading_status"]
+
+
+def test_one_printed_holds_line_is_not_the_experiment(tmp_path):
+    """A notebook whose one run cell prints `HOLDS ...` earns nothing for its claims; the template
+    run as a student runs it (claims and the results table of every model) does."""
+    nb = template()
+    nb.cells.append(nbformat.v4.new_code_cell("print('HOLDS  everything')", execution_count=1,
+                                              outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                              text="HOLDS  everything\n")]))
+    forged = read_notebook(write(nb, tmp_path / "forged"))
+    assert forged.passed["claims_printed"] is False
+    assert read_notebook(write(answered(run(template())), tmp_path / "honest")).passed["claims_printed"] is True
