@@ -133,7 +133,8 @@ def answers_html(grades: list, questions: list[DiscussionQuestion]) -> str:
     lead = (f'<p class="lead">{plural(len(grades), "team")}, {len(questions)} questions: {answered} answers to '
             f"score of {len(grades) * len(questions)}. Enter the points in {SHEET_NAME}, then merge them with "
             f"<code>rnnlab grade ... --manual {SHEET_NAME}</code>. Students' text is shown as written (markdown and "
-            "HTML are not rendered).</p>\n")
+            "HTML are not rendered). The numbers and the notebook's points are read from the saved notebook, "
+            "not from a run of the team's code: they are what the team's file says (self-reported).</p>\n")
     sections = "\n".join(question_section(dq, grades) for dq in questions)
     return page("Answers sheet", f"<h1>Answers sheet</h1>\n{lead}<nav>{links}</nav>\n{sections}")
 

@@ -54,6 +54,14 @@ BUGGY = {
         return _EVAL_CACHE[key]
     was_training = model.training"""), (EVAL_RETURN, """    _EVAL_CACHE[key] = (mean_loss, math.exp(mean_loss))
     return _EVAL_CACHE[key]"""), (EVAL_DEF, "_EVAL_CACHE = {}\n\n\n" + EVAL_DEF)]),
+    # The hurried student's two broken promises of gradient_through_time.
+    "gtt_backward_then_zero_grad": (6, [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward()\n    grad_e = e.grad\n"
+                                                   "    model.zero_grad()\n")]),
+    "gtt_hook_kept_when_forward_raises": (6, [("""    try:
+        logits, _ = model(x)
+    finally:
+        handle.remove()""", """    logits, _ = model(x)
+    handle.remove()""")]),
     "gtt_cached_by_inputs": (6, [(GTT_START, """    key = (id(x), id(y), pad_id)
     if key in _GTT_CACHE:
         return _GTT_CACHE[key]

@@ -350,11 +350,27 @@ def op_gradient_through_time(header, arrays, objects):
     if on_meta:
         model, x, y = model.to("meta"), x.to("meta"), y.to("meta")
     kwargs = {} if header["pad_id"] is None else {"pad_id": header["pad_id"]}
+    preset = header.get("preset_grad")
+    if preset is not None:  # gradients that were there before the call
+        for p in model.parameters():
+            p.grad = torch.full_like(p, preset)
+    if header.get("raise_in_forward"):  # the embedding runs (its hooks fire), then the forward pass fails
+        def failing_forward(inputs, *args, **kwargs):
+            model.emb(inputs)
+            raise RuntimeError("the forward pass failed (the grader's model fails here on purpose)")
+        model.forward = failing_forward
+        try:
+            submission("gradient_through_time")(model, x, y, **kwargs)
+        except RuntimeError:
+            return {"raised": True, "hooks_after_each_call": [hooks_on(model)]}, {}
+        return {"raised": False, "hooks_after_each_call": [hooks_on(model)]}, {}
     hooks = []
     for _ in range(header.get("repeat", 1)):
         g = submission("gradient_through_time")(model, x, y, **kwargs)
         hooks.append(hooks_on(model))
     reply = {"type": describe_value(g), "param_grads_none": all(p.grad is None for p in model.parameters()),
+             "grads_unchanged": preset is None or all(p.grad is not None and bool((p.grad == preset).all())
+                                                      for p in model.parameters()),
              "hooks_after_each_call": hooks}
     if on_meta:
         return reply | {"device": g.device.type if isinstance(g, torch.Tensor) else None,

@@ -14,13 +14,15 @@ from . import judged_loss
 from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 
-def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1, same_inputs=False) -> tuple[np.ndarray, dict]:
+def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1, same_inputs=False,
+             preset_grad=None) -> tuple[np.ndarray, dict]:
     """The submission's ``gradient_through_time`` on the fixture GRU with ``params`` (``repeat`` times)."""
     logits, _ = gru_forward({k: v.astype(np.float64) for k, v in params.items()}, x, None)
     case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id, with_grad=True)
     loss_header, loss_arrays = judged_loss.pack([case])
     reply, arrays = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": pad_id,
                                                              "repeat": repeat, "same_inputs": same_inputs,
+                                                             "preset_grad": preset_grad,
                                                              **loss_header},
                                    {**params, "x": x, "y": y, **loss_arrays})
     return expect_array(arrays, "g", what="the returned norms"), reply
@@ -76,6 +78,25 @@ def task6_param_grads(worker):
         f"hooks left on the model after each of 3 calls: {hooks}. Remove the hook you register (keep its handle "
         "and call handle.remove(), in a finally): each one left keeps the embedding output of every later "
         "forward pass alive, and memory grows with every call")
+    _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), preset_grad=0.25)
+    assert reply.get("grads_unchanged") is True, (
+        "the parameters' .grad, which held gradients before the call, changed: leave them as they were (use "
+        "torch.autograd.grad; zero_grad() after a backward() wipes gradients the caller had)")
+
+
+@check(6, "gradient_through_time: no hook left when the forward pass raises (as your process reports it)",
+       gated=ATTESTED)
+def task6_hook_removed_when_forward_raises(worker):
+    V, E, H = 12, 3, 5
+    loss_header, loss_arrays = judged_loss.pack([])  # the loss is never reached
+    reply, _ = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": None,
+                                                        "raise_in_forward": True, **loss_header},
+                              {**random_params("gru", V, E, H, seed=3), "x": tokens(2, 6, V, seed=1),
+                               "y": tokens(2, 6, V, seed=2), **loss_arrays})
+    assert reply.get("raised") is True, "with a model whose forward pass raises, gradient_through_time did not raise"
+    assert reply.get("hooks_after_each_call") == [0], (
+        "a hook stayed on the model when its forward pass raised: remove it in a finally (try: ... finally: "
+        "handle.remove())")
 
 
 @check(6, "gradient_through_time: runs on the device of its inputs", gated=GUESSABLE)
