@@ -329,6 +329,10 @@ def op_grad_norm(header, arrays, objects):
             "grads_unchanged": unchanged}, {}
 
 
+class FixtureFailure(RuntimeError):
+    """Raised on purpose by a fixture model, to see what the submission leaves behind when it fails."""
+
+
 def hooks_on(model: nn.Module) -> int:
     """Hooks registered on the model's modules (forward, pre-forward, backward)."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
@@ -357,11 +361,11 @@ def op_gradient_through_time(header, arrays, objects):
     if header.get("raise_in_forward"):  # the embedding runs (its hooks fire), then the forward pass fails
         def failing_forward(inputs, *args, **kwargs):
             model.emb(inputs)
-            raise RuntimeError("the forward pass failed (the grader's model fails here on purpose)")
+            raise FixtureFailure("the forward pass failed (the grader's model fails here on purpose)")
         model.forward = failing_forward
         try:
             submission("gradient_through_time")(model, x, y, **kwargs)
-        except RuntimeError:
+        except FixtureFailure:
             return {"raised": True, "hooks_after_each_call": [hooks_on(model)]}, {}
         return {"raised": False, "hooks_after_each_call": [hooks_on(model)]}, {}
     hooks = []

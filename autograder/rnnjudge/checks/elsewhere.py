@@ -4,9 +4,10 @@ as it would on CUDA or MPS (Colab, a laptop's GPU), which the CPU alone never sh
 
 The meta device has no data, so operations whose output depends on it (a boolean mask,
 ``nonzero``, ``masked_select``, ``.item()``, ``unique``) cannot run there, though they run on any
-GPU. Only an error that names two devices counts against the code; any other failure on the meta
-device leaves the check undecided (``CannotDecide``): no point is lost, and the feedback says the
-check could not run. The device checks are gated, so an unsolved task earns nothing from that.
+GPU. An error that names two devices counts against the code; one that names the meta device
+(PyTorch's words for an operation it cannot run there) leaves the check undecided
+(``CannotDecide``): no point is lost, and the feedback says the check could not run. Any other
+error (a stub's, a bug's) counts as it would on the CPU. The device checks are gated, so an unsolved task earns nothing from that.
 """
 
 from __future__ import annotations
@@ -34,5 +35,7 @@ def on_other_device(request):
     except (SubmissionError, NotImplementedInSubmission) as err:
         if DEVICE_MISMATCH.search(str(err)):
             raise AssertionError(f"{err}\nThat is {ELSEWHERE_HINT}.") from None
+        if "meta" not in str(err).lower():  # not the stand-in's limit: a stub, or a bug any device shows
+            raise
         raise CannotDecide("could not run on PyTorch's meta device, this grader's stand-in for a GPU (your code "
                            f"uses an operation that needs the data, which is fine on a GPU): {err}") from None
