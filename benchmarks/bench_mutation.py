@@ -15,7 +15,10 @@ hidden checks, as a student's file is, without the sandbox (these are our own fi
   reviewed, with the reason, in `benchmarks/mutation_equivalents.toml`) or a hole in the checks.
 
 The score is killed / (mutants - reviewed equivalents), overall and per task; the targets are 95%
-overall and 90% for every task (exit status 1 when one is missed). cosmic-ray rather than mutmut:
+overall and 90% for every task. The other side of the same checks: every correct variant of the
+bank (``tests/submission_bank.py``: the solution written in other styles) graded the same way must
+keep full marks, reported by the tasks it rewrites; the target is all of them (exit status 1 when
+a target is missed). cosmic-ray rather than mutmut:
 cosmic-ray applies one operator at one occurrence to a source string (`mutate_code`), which lets
 the judge grade each mutant as a file, and it takes operators of our own through the same
 interface; mutmut 3 rewrites the package in place and runs it under pytest.
@@ -43,7 +46,9 @@ from cosmic_ray.mutating import mutate_code
 from cosmic_ray.plugins import get_operator, operator_names
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from mutation_operators import OPERATORS  # noqa: E402
+from submission_bank import CORRECT, apply_edits  # noqa: E402
 
 from rnnlab.grade import judge_one  # noqa: E402
 from rnnlab.tasks import TASKS  # noqa: E402
@@ -163,6 +168,28 @@ def grade_mutants(mutants: list[Mutant], workers: int, progress: bool = True) ->
     return records
 
 
+def correct_variants(code: str) -> list[Mutant]:
+    """The bank's correct variants, each as a "mutant" of the tasks whose regions it rewrites."""
+    regions = task_regions(code)
+    variants = []
+    for name, edits in CORRECT.items():
+        variant = apply_edits(edits)
+        changed = {regions.get(i + 1) for i, (a, b) in enumerate(zip(code.splitlines(), variant.splitlines())) if a != b}
+        changed = sorted(t for t in changed if t is not None) or [0]
+        variants.append(Mutant(changed[0], f"correct/{name}", 0, 0, "", "", variant))
+    return variants
+
+
+def correct_rates(records: list[dict]) -> dict:
+    """Per task: correct variants, how many kept full marks, and the names of those that did not."""
+    rows = {}
+    for task in sorted({r["task"] for r in records}) + ["all"]:
+        mine = [r for r in records if task == "all" or r["task"] == task]
+        lost = [r["operator"].split("/", 1)[1] for r in mine if r["verdict"] != "survived"]
+        rows[task] = {"variants": len(mine), "full_marks": len(mine) - len(lost), "lost_points": lost}
+    return rows
+
+
 def read_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
     """Reviewed equivalent mutants: key -> why no check can tell them from the solution."""
     with path.open("rb") as f:
@@ -206,10 +233,21 @@ def report(summary: dict, invalid: int) -> str:
     return "\n".join(lines)
 
 
-def targets_met(summary: dict) -> bool:
+def correct_report(rows: dict) -> str:
+    titles = {t.number: t.title for t in TASKS}
+    lines = [f"\n{'correct variants, by the task they rewrite':<46} {'variants':>8} {'full marks':>10}"]
+    for task, row in rows.items():
+        name = "all tasks" if task == "all" else f"Task {task}: {titles.get(task, '?')}"
+        lines.append(f"{name[:46]:<46} {row['variants']:>8} {row['full_marks']:>10}"
+                     + (f"   lost points: {', '.join(row['lost_points'])}" if row["lost_points"] else ""))
+    return "\n".join(lines)
+
+
+def targets_met(summary: dict, correct: dict) -> bool:
     rows = summary["rows"]
     return rows["all"]["score"] >= TARGET_OVERALL and all(
-        row["score"] >= TARGET_PER_TASK for task, row in rows.items() if task != "all")
+        row["score"] >= TARGET_PER_TASK for task, row in rows.items() if task != "all") and \
+        correct["all"]["full_marks"] == correct["all"]["variants"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,15 +266,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{len(mutants)} mutants of {SOLUTION.relative_to(REPO)}, graded with {args.workers} judges")
     started = time.monotonic()
-    records = grade_mutants(mutants, args.workers)
+    variants = [] if args.task else correct_variants(code)
+    graded = grade_mutants(mutants + variants, args.workers)
+    records, variant_records = graded[:len(mutants)], graded[len(mutants):]
     summary = summarise(records, read_equivalents())
+    correct = correct_rates(variant_records) if variants else {"all": {"variants": 0, "full_marks": 0, "lost_points": []}}
     print(report(summary, invalid))
+    if variants:
+        print(correct_report(correct))
     print(f"\n{datetime.date.today()}: {time.monotonic() - started:.0f} s for {len(mutants)} mutants")
     if args.json:
         args.json.write_text(json.dumps({"date": str(datetime.date.today()), "invalid": invalid,
-                                         "summary": summary, "mutants": records}, indent=1))
-    met = targets_met(summary)
-    print(f"targets ({TARGET_OVERALL:.0%} overall, {TARGET_PER_TASK:.0%} every task): {'met' if met else 'MISSED'}")
+                                         "summary": summary, "correct": correct, "mutants": records}, indent=1))
+    met = targets_met(summary, correct)
+    print(f"targets ({TARGET_OVERALL:.0%} of mutants overall, {TARGET_PER_TASK:.0%} every task, every correct "
+          f"variant at full marks): {'met' if met else 'MISSED'}")
     return 0 if met else 1
 
 

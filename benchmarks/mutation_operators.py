@@ -6,8 +6,15 @@ argument (`padding_idx=`, `ignore_index=`, `batch_first=`), a call left out (`mo
 `handle.remove()`, `.detach()`, `.flip(0)`) or a wrong string (`"weight_hh"`). These four operators
 make those mutants through cosmic-ray's own `Operator` interface (parso trees), so that
 `cosmic_ray.mutating.mutate_code` applies them like its own.
+
+Every mutant of those removes or changes what the solution contains. Three more add behaviour the
+solution never has, as students' code does: a result kept from one call for the next (a memo
+keyed by an argument's identity), a statement run twice (an extra call of the model, a second
+``backward``, a total added twice), and an extra pass over an iterable before the loop that reads
+it (a generator is then empty).
 """
 
+import parso
 from parso.python.tree import Keyword, Name, String
 
 from cosmic_ray.operators.operator import Example, Operator
@@ -134,5 +141,101 @@ class ReplaceStringLiteral(Operator):
         return (Example("x = 'tanh'", "x = 'XXtanhXX'"),)
 
 
+def expression(code: str, prefix: str):
+    """A parso expression node for ``code``, with ``prefix`` (the whitespace before it)."""
+    node = parso.parse(code + "\n").children[0]
+    node = node.children[0] if node.type == "simple_stmt" else node
+    node.get_first_leaf().prefix = prefix
+    return node
+
+
+def enclosing_parameters(node) -> list[str]:
+    """The names of the parameters of the function that holds ``node`` (``self`` included)."""
+    while node is not None and node.type != "funcdef":
+        node = node.parent
+    return [] if node is None else [p.name.value for p in node.get_params()]
+
+
+class MemoizeByArgument(Operator):
+    """Keeps the first result for each identity of one argument and returns it on every later call
+    with that object: `return x` -> `return <memo>.setdefault(id(model), x)` (one mutant a parameter)."""
+
+    def mutation_positions(self, node):
+        if node.type == "return_stmt" and len(node.children) == 2:
+            for _ in enclosing_parameters(node):
+                yield node.start_pos, node.end_pos
+
+    def mutate(self, node, index):
+        argument = enclosing_parameters(node)[index]
+        value = node.children[1]
+        node.children[1] = expression(f"globals().setdefault('_MEMO', {{}}).setdefault((id({argument}), "
+                                      f"{node.start_pos[0]}), ({value.get_code(include_prefix=False)}))",
+                                      value.get_first_leaf().prefix)
+        node.children[1].parent = node
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("def f(a, b):\n    return a + b\n",
+                        "def f(a, b):\n    return globals().setdefault('_MEMO', {}).setdefault((id(a), 2), (a + b))\n"),)
+
+
+def repeatable(statement) -> bool:
+    """A call on its own (`loss.backward()`, `states.append(h)`), a total added to (`total += f(x)`),
+    or the model called (`logits, _ = model(x)`, a parameter of the function called)."""
+    if is_call(statement):
+        return True
+    if statement.type != "expr_stmt" or "(" not in statement.get_code():
+        return False
+    operator, value = statement.children[1], statement.children[-1]
+    if operator.type == "operator" and operator.value in ("+=", "-=", "*="):
+        return True
+    return (is_call(value) and isinstance(value.children[0], Name) and len(value.children) == 2
+            and value.children[0].value in enclosing_parameters(statement))
+
+
+class RepeatStatement(Operator):
+    """Runs a statement twice: `loss.backward()` (a second backward), `states.append(h)`, `total +=
+    ...` (added twice), `logits, _ = model(x)` (an extra call of the model)."""
+
+    def mutation_positions(self, node):
+        if node.type == "simple_stmt" and len(node.children) == 2 and repeatable(node.children[0]):
+            yield node.children[0].start_pos, node.children[0].end_pos
+
+    def mutate(self, node, index):
+        statement = node.children[0].get_code(include_prefix=False)
+        prefix = node.get_first_leaf().prefix
+        repeated = parso.parse(f"{statement}; {statement}\n").children[0]  # a simple_stmt: a; a NEWLINE
+        node.children = repeated.children
+        for child in node.children:
+            child.parent = node
+        node.get_first_leaf().prefix = prefix
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("loss.backward()\n", "loss.backward(); loss.backward()\n"),)
+
+
+class ExtraPassOverIterable(Operator):
+    """Goes through a loop's iterable once before the loop does: `for x, y in loader:` ->
+    `for x, y in (list(loader), loader)[1]:` (a generator is then empty)."""
+
+    def mutation_positions(self, node):
+        if node.type == "for_stmt" and node.children[3].type == "name":
+            yield node.children[3].start_pos, node.children[3].end_pos
+
+    def mutate(self, node, index):
+        name = node.children[3]
+        node.children[3] = expression(f"(list({name.value}), {name.value})[1]", name.prefix)
+        node.children[3].parent = node
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("for x in xs:\n    pass\n", "for x in (list(xs), xs)[1]:\n    pass\n"),)
+
+
 OPERATORS = {f"rnnlab/{cls.__name__}": cls for cls in
-             (RemoveKeywordArgument, RemoveCallStatement, RemoveMethodCall, ReplaceStringLiteral)}
+             (RemoveKeywordArgument, RemoveCallStatement, RemoveMethodCall, ReplaceStringLiteral,
+              MemoizeByArgument, RepeatStatement, ExtraPassOverIterable)}

@@ -68,8 +68,13 @@ def test_score_leaves_out_reviewed_equivalents_and_counts_timeouts_as_killed():
     assert summary["rows"]["all"]["score"] == 0.75
     assert [r["key"] for r in summary["unreviewed"]] == ["hole"]
     assert summary["stale"] == ["task1 gone"]
-    assert not bench_mutation.targets_met(summary)
-    assert bench_mutation.targets_met(bench_mutation.summarise(records[:4], {"same": "changes nothing"}))
+    all_kept = bench_mutation.correct_rates([{"task": 3, "operator": "correct/a", "verdict": "survived"}])
+    one_lost = bench_mutation.correct_rates([{"task": 3, "operator": "correct/a", "verdict": "survived"},
+                                             {"task": 4, "operator": "correct/b", "verdict": "killed"}])
+    assert one_lost["all"] == {"variants": 2, "full_marks": 1, "lost_points": ["b"]}
+    assert not bench_mutation.targets_met(summary, all_kept)
+    assert bench_mutation.targets_met(bench_mutation.summarise(records[:4], {"same": "changes nothing"}), all_kept)
+    assert not bench_mutation.targets_met(bench_mutation.summarise(records[:4], {"same": "changes nothing"}), one_lost)
 
 
 def test_a_mutant_is_graded_by_the_judge(solution_mutants):

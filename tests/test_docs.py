@@ -1,0 +1,292 @@
+"""The documentation pages say only what is there: every relative link and every repository path
+they name exists, every `rnnlab` command they show parses with the CLI's own parser, every
+`make TARGET` is a target of the Makefile, every test and attack they cite exists, the front page
+stays short, and no page tells the project's history (issue numbers, commit ids)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = ["README.md", "autograder/GRADING.md", "solution/INSTRUCTORS.md", "tests/README.md", "assignment/README.md"]
+FRONT_PAGE_MAX_LINES = 160
+# Paths the pages may name that a fresh clone does not hold until a command writes them.
+GENERATED = ("autograder/dist/", "autograder/course.secret")
+
+FENCE = re.compile(r"^(```|~~~)")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+PATHLIKE = re.compile(r"^[\w.\-]+(?:/[\w.\-]*)+$")
+ISSUE = re.compile(r"\bissues?\s*#?\d+", re.I)
+COMMIT = re.compile(r"(?<![\w/.-])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}(?![\w/-])")
+HISTORY = re.compile(r"\bpreviously\b|\bround (?:two|2)\b|\b(?:before|after) (?:this|the) change\b|\bused to be\b", re.I)
+
+
+def read(page: str) -> str:
+    return (REPO / page).read_text(encoding="utf-8")
+
+
+def split_page(text: str) -> tuple[list[str], list[str]]:
+    """The page's prose lines and the lines of its fenced code blocks."""
+    prose, code, in_code = [], [], False
+    for line in text.splitlines():
+        if FENCE.match(line.strip()):
+            in_code = not in_code
+            continue
+        (code if in_code else prose).append(line)
+    return prose, code
+
+
+def spans(text: str) -> list[str]:
+    prose, _ = split_page(text)
+    return [m.group(1) for line in prose for m in SPAN.finditer(line)]
+
+
+def code_commands(text: str) -> list[str]:
+    """Shell lines of the page's code blocks, continuation lines joined."""
+    _, code = split_page(text)
+    commands, current = [], ""
+    for line in code:
+        current += line.rstrip()
+        if current.endswith("\\"):
+            current = current[:-1] + " "
+            continue
+        commands.append(current.strip())
+        current = ""
+    return [c for c in commands if c]
+
+
+def tracked_names(folder: Path) -> set[str]:
+    """Names of the files and folders directly in ``folder`` (tracked by git where git is there)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."], cwd=folder, capture_output=True, text=True,
+                             check=True).stdout
+        names = {line.split("/", 1)[0] for line in out.splitlines() if line}
+    except (OSError, subprocess.CalledProcessError):
+        names = set()
+    return names | {p.name for p in folder.iterdir() if not p.name.startswith(".venv") and ".egg-info" not in p.name}
+
+
+def segments(command: str) -> list[list[str]]:
+    """A shell line cut into its simple commands (at ``&&``, ``||``, ``;``, ``|``), comments dropped."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError as err:
+        raise AssertionError(f"not a valid shell line: {command!r} ({err})") from None
+    parts, current = [], []
+    for token in tokens:
+        if token and set(token) <= set("&|;()<>"):
+            parts.append(current)
+            current = []
+        else:
+            current.append(token)
+    parts.append(current)
+    result = []
+    for part in parts:
+        while part and re.match(r"^[A-Za-z_]\w*=", part[0]):  # VAR=value before a command
+            part = part[1:]
+        if part:
+            result.append(part)
+    return result
+
+
+def program(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+# -- the CLI's parser ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rnnlab_parser() -> argparse.ArgumentParser:
+    """``rnnlab.cli.build_parser()`` where it exists, else the parser ``rnnlab.cli.main`` builds."""
+    from rnnlab import cli
+
+    if hasattr(cli, "build_parser"):
+        return cli.build_parser()
+
+    class Built(Exception):
+        pass
+
+    def capture(self, *args, **kwargs):
+        raise Built(self)
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
+        try:
+            cli.main([])
+        except Built as built:
+            return built.args[0]
+    raise AssertionError("rnnlab.cli.main did not build a parser")
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """None when ``argv`` parses, else argparse's message."""
+    with mock.patch.object(argparse.ArgumentParser, "exit", side_effect=SystemExit), \
+         mock.patch.object(argparse.ArgumentParser, "error", side_effect=lambda message: (_ for _ in ()).throw(
+             ValueError(message))):
+        try:
+            parser.parse_args(argv)
+        except ValueError as err:
+            return str(err)
+        except SystemExit:
+            return None  # --help
+    return None
+
+
+def makefile_targets() -> set[str]:
+    text = (REPO / "Makefile").read_text()
+    targets = set()
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9][\w.\-]*(?:\s+[A-Za-z0-9][\w.\-]*)*)\s*:(?!=)", line)
+        if match:
+            targets |= set(match.group(1).split())
+    return targets
+
+
+# -- the checks ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_relative_links_point_at_files_that_exist(page):
+    base = (REPO / page).parent
+    broken = []
+    for target in LINK.findall(read(page)):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # a URL, or an anchor in the page itself
+        path = target.split("#", 1)[0]
+        if not (base / path).exists():
+            broken.append(target)
+    assert not broken, f"{page}: links to files that do not exist: {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_repository_paths_named_in_backticks_exist(page):
+    base = (REPO / page).parent
+    roots = {base: tracked_names(base), REPO: tracked_names(REPO)}
+    text = read(page)
+    words = [w for span in spans(text) for w in span.split()]
+    words += [w for command in code_commands(text) for part in segments(command) for w in part]
+    missing = []
+    for word in words:
+        word = word.strip("\"'(),;:")
+        if not PATHLIKE.match(word):
+            continue
+        first = word.split("/", 1)[0]
+        candidates = [root / word for root, names in roots.items() if first in names]  # the page's folder first
+        if candidates and not any(c.exists() for c in candidates):
+            rels = [c.resolve().relative_to(REPO).as_posix() + ("/" if word.endswith("/") else "") for c in candidates]
+            if not any(rel.startswith(GENERATED) for rel in rels):
+                missing.append(word)
+    assert not missing, f"{page}: names repository paths that do not exist: {sorted(set(missing))}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_rnnlab_commands_parse(page, rnnlab_parser):
+    text, problems = read(page), []
+    subs = subcommands(rnnlab_parser)
+    for command in code_commands(text):  # shown to be pasted: the whole command line must parse
+        for part in segments(command):
+            if program(part[0]) == "rnnlab":
+                why = parse(rnnlab_parser, part[1:])
+                if why:
+                    problems.append(f"{command!r}: {why}")
+    for span in spans(text):  # named in prose: the subcommand and every flag must exist
+        words = span.split()
+        if len(words) < 2 or program(words[0]) != "rnnlab":
+            continue
+        if words[1] not in subs:
+            problems.append(f"`{span}`: no subcommand {words[1]!r}")
+            continue
+        known = {flag for action in subs[words[1]]._actions for flag in action.option_strings}
+        for word in words[2:]:
+            flag = word.split("=", 1)[0]
+            if flag.startswith("-") and flag not in known:
+                problems.append(f"`{span}`: rnnlab {words[1]} has no flag {flag}")
+    assert not problems, f"{page}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_otter_commands_use_flags_otter_has(page):
+    otter = REPO / ".venv" / "bin" / "otter"
+    shown = [part for command in code_commands(read(page)) for part in segments(command) if program(part[0]) == "otter"]
+    if not shown:
+        return
+    if not otter.exists():
+        pytest.skip("otter is not installed in .venv")
+    helps, unknown = {}, []
+    for part in shown:
+        sub = part[1]
+        if sub not in helps:
+            proc = subprocess.run([str(otter), sub, "--help"], capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"`otter {sub}` is not an otter command: {proc.stderr[-500:]}"
+            helps[sub] = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", proc.stdout))
+        unknown += [f"otter {sub} {w}" for w in part[2:] if w.startswith("-") and w.split("=", 1)[0] not in helps[sub]]
+    assert not unknown, f"{page}: otter has no such flags: {unknown}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_make_targets_exist(page):
+    targets, text = makefile_targets(), read(page)
+    shown = [part for command in code_commands(text) for part in segments(command)]
+    shown += [span.split() for span in spans(text)]
+    unknown = []
+    for words in shown:
+        if words and words[0] == "make":
+            unknown += [w for w in words[1:] if not w.startswith("-") and "=" not in w and w not in targets]
+    assert not unknown, f"{page}: make targets the Makefile does not have: {unknown}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_cited_tests_and_attacks_exist(page):
+    sources = "\n".join(p.read_text(encoding="utf-8") for folder in (REPO / "tests", REPO / "assignment" / "tests")
+                        for p in folder.glob("*.py"))
+    missing = []
+    for span in spans(read(page)):
+        if re.fullmatch(r"test_\w+", span) and not re.search(rf"^def {span}\(", sources, re.M):
+            missing.append(span)
+        attack = re.fullmatch(r"attack_(\w+?)(?:\.py)?", span)
+        if attack and f'"{attack.group(1)}"' not in sources and f"attack_{attack.group(1)}" not in sources:
+            missing.append(span)
+    assert not missing, f"{page}: cites tests or attacks that do not exist: {missing}"
+
+
+def test_front_page_is_short():
+    lines = read("README.md").count("\n")
+    assert lines <= FRONT_PAGE_MAX_LINES, f"README.md has {lines} lines (at most {FRONT_PAGE_MAX_LINES})"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_development_history(page):
+    found = []
+    for number, line in enumerate(read(page).splitlines(), 1):
+        for pattern, what in ((ISSUE, "an issue number"), (COMMIT, "a commit id"), (HISTORY, "a history narrative")):
+            for match in pattern.finditer(line):
+                found.append(f"line {number}: {what}: {match.group(0)!r}")
+    assert not found, f"{page}:\n" + "\n".join(found)
+
+
+def test_the_checks_see_what_they_look_for():
+    """The readers find broken things: a made-up link, path, flag, target and a commit id."""
+    page = ("[x](no/such/file.md) `solution/no_such_file.py` `rnnlab grade --no-such-flag`\n"
+            "```bash\nmake no-such-target && .venv/bin/rnnlab release --check\n```\nfixed in 99fac62, see issue 17\n")
+    assert LINK.findall(page) == ["no/such/file.md"]
+    assert "solution/no_such_file.py" in spans(page)
+    assert code_commands(page) == ["make no-such-target && .venv/bin/rnnlab release --check"]
+    assert segments(code_commands(page)[0]) == [["make", "no-such-target"], [".venv/bin/rnnlab", "release", "--check"]]
+    assert "no-such-target" not in makefile_targets() and "test-all" in makefile_targets()
+    assert COMMIT.search(page).group(0) == "99fac62" and ISSUE.search(page)
+    assert not COMMIT.search("Ada Lovelace (1234567, @ada), 2026-11-30, facade, 0x7e57")
