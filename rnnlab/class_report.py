@@ -357,6 +357,10 @@ def similarity_section(result: similarity.SimilarityResult | None, threshold: fl
     if result.without_code:
         intro += (f'<p class="muted">Not compared (no readable code, or fewer than {similarity.KGRAM} tokens): '
                   f'{escape(", ".join(result.without_code))}</p>\n')
+    if result.hidden_code:
+        intro += ('<p class="warn">Not comparable: these run code built while they run, which no comparison sees; '
+                  "read them: " + "; ".join(f"{escape(name)} ({escape(why)})" for name, why in
+                                             sorted(result.hidden_code.items())) + "</p>\n")
     if not result.pairs:
         return heading + intro + "<p>No pair reaches the threshold.</p>"
     shown = result.pairs[:PAIRS_SHOWN]

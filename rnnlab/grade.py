@@ -338,7 +338,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         submissions = find_submissions(args.submissions)
     except (FileNotFoundError, ValueError) as err:
-        print(f"rnnlab grade: {err}", file=sys.stderr)
+        print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
         return 2
     if not submissions:
         print(f"rnnlab grade: no {' or '.join(SUBMISSION_SUFFIXES)} files in {', '.join(args.submissions)}", file=sys.stderr)
@@ -363,7 +363,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.roster:  # read now: a roster that cannot be used should not wait for the grading
             read_roster(Path(args.roster))
     except (NoSecret, ManualScoresError, GradebookError) as err:
-        print(f"rnnlab grade: {err}", file=sys.stderr)
+        print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
         return 2
     out = Path(args.out)
     grades = grade_all(submissions, key, args.workers, args.timeout, args.memory_mb,
@@ -389,14 +389,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
             told = write_gradebook(args.gradebook, grades, out, Path(args.roster) if args.roster else None,
                                    args.assignment)
         except GradebookError as err:
-            print(f"rnnlab grade: {err}", file=sys.stderr)
+            print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
             return 1
-        print("\n".join(told))
+        print(printable("\n".join(told)))  # file names and AUTHORS entries are the students' text
     if args.compare:
         differences = compare_with_otter(grades, Path(args.compare))
         print(f"{len(differences)} submissions graded differently in {args.compare}" + (":" if differences else "."))
         for line in differences:
-            print("  " + line)
+            print("  " + printable(line))
     return 0
 
 

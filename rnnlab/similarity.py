@@ -80,7 +80,7 @@ import re
 import tokenize
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -339,6 +339,27 @@ class SimilarityResult:
     pairs: list[SimilarPair]
     codes: dict[str, str]  # name -> the code shown for it
     without_code: list[str]  # submissions with too little readable code to compare
+    hidden_code: dict[str, str] = field(default_factory=dict)  # name -> what builds code at run time
+
+
+# Code that runs code built at run time (`exec(zlib.decompress(base64.b64decode(...)))`) shows no
+# fingerprint of what it runs: such a submission is named for the TA to read, not compared.
+RUN_TIME_BUILTINS = {"exec", "eval", "compile", "__import__"}  # called as built-ins, not `model.eval()`
+DECODERS = {"b64decode", "b85decode", "a85decode", "b32decode", "decompress", "import_module", "loads"}
+LONG_LITERAL = 2000  # characters: a string literal this long holds data or code, not lab code
+
+
+def hidden_code(code: str) -> str:
+    """What in ``code`` builds code at run time ("" when nothing does)."""
+    tokens = raw_tokens(code)
+    found = set()
+    for i, (kind, text, _, _) in enumerate(tokens):
+        after_dot = i > 0 and tokens[i - 1][1] == "."
+        if kind == "NAME" and ((text in RUN_TIME_BUILTINS and not after_dot) or (text in DECODERS and after_dot)):
+            found.add(text)
+        elif kind == "STRING" and len(text) >= LONG_LITERAL:
+            found.add(f"a string literal of {LONG_LITERAL}+ characters")
+    return ", ".join(sorted(found))
 
 
 def find_similar(sources: dict[str, Path], threshold: float) -> SimilarityResult:
@@ -346,5 +367,6 @@ def find_similar(sources: dict[str, Path], threshold: float) -> SimilarityResult
     boilerplate = boilerplate_hashes()
     prints = [fingerprint(name, read_code(path), boilerplate) for name, path in sorted(sources.items())]
     without_code = [fp.name for fp in prints if len(fp.kgrams) == 0]
+    hidden = {fp.name: why for fp in prints if (why := hidden_code(fp.code))}
     return SimilarityResult(similar_pairs(prints, threshold), {fp.name: fp.code for fp in prints},
-                            without_code)
+                            without_code, hidden)

@@ -225,6 +225,41 @@ time.sleep(8)
     }
 
 
+def outlives_the_cleanup(marker: str) -> str:
+    """Code (appended to a submission) for a daemon in a session of its own that waits for its worker
+    to die, then kills every process that looks like the grader's clean-up, and sleeps on: found by a
+    red team against a clean-up that ran as the same user as the worker."""
+    return f"""
+import os as _os, time as _t, signal as _s
+def _daemon(rfd):
+    _os.setsid()
+    if _os.fork():
+        _os._exit(0)
+    try:
+        _os.read(rfd, 1)  # end of file once the worker is killed
+    except OSError:
+        pass
+    _end = _t.monotonic() + 5
+    while _t.monotonic() < _end:
+        for _pid in filter(str.isdigit, _os.listdir("/proc")):
+            try:
+                if _int(_pid) != _os.getpid() and b"kill" in open(f"/proc/{{_pid}}/cmdline", "rb").read():
+                    _os.kill(int(_pid), _s.SIGKILL)
+            except OSError:
+                pass
+        _t.sleep(0.0005)
+    _os.execvp("sleep", ["sleep", "300", "{marker}"])
+_int = int
+_r, _w = _os.pipe()
+if _os.fork() == 0:
+    _os.close(_w)
+    _daemon(_r)
+    _os._exit(0)
+_os.close(_r)
+_KEEP = _w
+"""
+
+
 # -- the course secret: wherever it lives, the worker's code must not read it -------------------
 
 SECRET_HUNT_PREFIX = "SECRET-HUNT"

@@ -481,6 +481,22 @@ def test_a_copy_padded_with_dead_code_is_flagged(tmp_path):
     assert max(pairs.values()) < similarity.MIN_SHARED_ANY_SIZE, "an honest pair shares as much as a padded copy"
 
 
+def test_a_copy_run_through_exec_is_named_as_not_comparable(tmp_path):
+    """A classmate's file compressed, encoded and run with exec shows no fingerprint of what it runs:
+    the report names it for the TA to read; honest code (the solution's model.eval()) is not named."""
+    import base64
+    import zlib
+
+    x = replace_tasks(STUDENT_X)
+    blob = base64.b64encode(zlib.compress(x.encode())).decode()
+    codes = {"x.py": x, "x_exec.py": f"import base64, zlib\nexec(compile(zlib.decompress(base64.b64decode({blob!r})), "
+                                     "'x', 'exec'))\n", "solution.py": SOLUTION}
+    report = make_report(tmp_path, graded(codes), write_submissions(tmp_path / "subs", codes))
+    assert "Not comparable" in report.html and "b64decode, compile, decompress, exec)" in report.html
+    assert "x_exec.py (" in report.html
+    assert "solution.py (" not in report.html and "x.py (" not in report.html
+
+
 def test_threshold_can_be_changed_and_detection_switched_off(tmp_path):
     codes = {"gtt_leaves_param_grads.py": apply_edits(BUGGY["gtt_leaves_param_grads"][1]),
              "correct_gtt_backward_with_inputs.py": apply_edits(CORRECT["gtt_backward_with_inputs"]),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from attack_bank import SECRET_HUNT_PREFIX, SKELETON, attacks, round_two_attacks, secret_hunt
+from attack_bank import SECRET_HUNT_PREFIX, SKELETON, attacks, outlives_the_cleanup, round_two_attacks, secret_hunt
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, TEST_SECRET_HEX
 from grading_image import DockerUnavailable, docker, ensure_grading_image, gradescope_run
 from rnnlab.autograder_build import build_autograder_zip
@@ -136,7 +136,7 @@ def test_gradescope_feedback_holds_no_secret_and_no_process_survives(image, tmp_
 import subprocess, sys
 subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(600)  # {MARKER}"],
                  start_new_session=True)
-"""
+""" + outlives_the_cleanup(MARKER)
     run = gradescope_run(image, hunter, tmp_path)
     said = json.dumps(run["results"])
     assert SECRET_HUNT_PREFIX in said, said[:2000]

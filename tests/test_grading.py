@@ -64,10 +64,11 @@ def leftover_cgroups() -> list[str]:
 @pytest.fixture(scope="module")
 def replay_table(tmp_path_factory) -> Path:
     """3. What an attacker records offline: every request and reply of the judge on a correct file,
-    under a secret that is not the course's."""
+    under a secret that is not the course's (with inputs from the secret alone: the replay's control)."""
     folder = tmp_path_factory.mktemp("recording")
     table = folder / "table.jsonl"
-    result = judge_submission(_write(folder / "recorder.py", recorder(table)), RECORDING_KEY, mode="none")
+    result = judge_submission(_write(folder / "recorder.py", recorder(table)), RECORDING_KEY, mode="none",
+                              inputs_per_submission=False)
     assert all(c["passed"] for c in result["checks"].values()), result["problems"]
     assert table.stat().st_size < (8 << 20)
     return table
@@ -204,15 +205,19 @@ def test_attack_earns_nothing(graded_class, name):
     assert total(row) == 0, row
 
 
-def test_replayed_answers_score_only_under_the_secret_they_were_recorded_with(replay_table, tmp_path):
-    """3. The replay is a real attack (full marks under the recording's secret); under the course's
-    secret the judge asks other questions, and the table answers none (0 in the class above)."""
+def test_replayed_answers_score_nothing_even_under_the_secret_they_were_recorded_with(replay_table, tmp_path):
+    """3. The replay is a real attack where inputs came from the secret alone (full marks but for
+    what the table cannot carry, under the recording's secret); as graded, the inputs also derive
+    from the file's own code, so the table (recorded on another file) answers nothing, under that
+    secret too."""
     attack = _write(tmp_path / "replay.py", replay_attack(replay_table))
     assert attack.stat().st_size < MAX_CODE_BYTES  # a file the grader takes
-    result = judge_submission(attack, RECORDING_KEY, mode="bwrap", timeout=TIMEOUT)
-    failed = sorted(name for name, c in result["checks"].items() if not c["passed"])
+    control = judge_submission(attack, RECORDING_KEY, mode="bwrap", timeout=TIMEOUT, inputs_per_submission=False)
+    failed = sorted(name for name, c in control["checks"].items() if not c["passed"])
     assert failed == ["task1_vanishing", "task2_vanishing"], failed  # all but what the table could not carry
-    assert judge_submission(attack, COURSE_KEY, mode="bwrap", timeout=TIMEOUT)["secret"] != result["secret"]
+    graded = judge_submission(attack, RECORDING_KEY, mode="bwrap", timeout=TIMEOUT)
+    passed = [name for name, c in graded["checks"].items() if c["passed"]]
+    assert passed == [], passed
 
 
 def test_a_stalled_or_garbled_channel_is_one_status(graded_class):

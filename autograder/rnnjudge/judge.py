@@ -175,8 +175,9 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
 
 
 def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits = Limits(),
-                     timeout: float = 120.0) -> dict:
-    """Grade one file with the hidden inputs of the course secret ``key``. Returns {"checks": {name:
+                     timeout: float = 120.0, inputs_per_submission: bool = True) -> dict:
+    """Grade one file with the hidden inputs of the course secret ``key`` and, unless
+    ``inputs_per_submission`` is False, of the file's own code (``secret.for_code``). Returns {"checks": {name:
     outcome}, "problems": [...], "load_error", "log", "authors": [...], "notes": [...], "secret"}:
     problems are what went wrong in grading, notes what is worth telling but costs nothing (no
     authors named, say), secret the public fingerprint of the key."""
@@ -193,7 +194,8 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
         result["notes"].append(note)
     torch.set_num_threads(1)  # small tensors; and idle OpenMP threads would spin while the worker computes
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryFile() as log, secret.using(key):
+    inputs_key = secret.for_code(key, code) if inputs_per_submission else key
+    with tempfile.TemporaryFile() as log, secret.using(inputs_key):
         fatal = None  # a reason that ends all further checks
         worker = None
         try:

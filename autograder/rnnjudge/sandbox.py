@@ -229,11 +229,36 @@ class ProcessGroup:
         except (ProcessLookupError, PermissionError):
             pass
         leader.wait()
-        if as_nobody:  # a child of its own that left the session: kill(-1) as nobody reaches them all
-            subprocess.run([sys.executable, "-I", "-c", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n"
-                            "except OSError:\n    pass"], preexec_fn=become_nobody, cwd="/")
+        if as_nobody:  # a child of its own that left the session: every process of nobody, until none is left
+            kill_every_process_of(NOBODY)
         for path in self.paths:
             empty_and_remove(path)
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live processes of ``uid`` (a zombie, already dead, is not one)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid and \
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry.name))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def kill_every_process_of(uid: int) -> None:
+    """As root: SIGKILL every process of ``uid``, again until a look at /proc finds none (one that
+    forked meanwhile is found the next time; a killed process cannot stop root's signal)."""
+    deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
+    while (pids := processes_of(uid)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
 
 
 def empty_and_remove(path: Path) -> None:

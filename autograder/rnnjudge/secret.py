@@ -66,6 +66,14 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"rnnjudge fingerprint\0" + key).hexdigest()[:10]
 
 
+def for_code(key: bytes, code: str) -> bytes:
+    """The key a submission's hidden inputs derive from: the course secret and the submission's own
+    code. Answers learned from one submission's feedback (its "expected ..." values) or recorded
+    from another's run belong to other inputs in any other file: a lookup table added to the code
+    changes the questions it would answer."""
+    return hmac.new(key, b"rnnjudge submission\0" + code.encode("utf-8", errors="replace"), hashlib.sha256).digest()
+
+
 @contextlib.contextmanager
 def using(key: bytes):
     """Checks run inside this derive their inputs from ``key``."""
