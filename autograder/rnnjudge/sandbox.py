@@ -221,9 +221,19 @@ class ProcessGroup:
         for path in self.paths:
             (path / "cgroup.procs").write_text(str(os.getpid()))
 
+    def lift_cpu_limit(self) -> None:
+        for path in self.paths:
+            for file, unlimited in (("cpu.max", "max"), ("cpu.cfs_quota_us", "-1")):
+                try:
+                    if (path / file).exists():
+                        (path / file).write_text(unlimited)
+                except OSError:
+                    pass
+
     def kill_all(self, leader: subprocess.Popen, as_nobody: bool = False) -> None:
         """Kill the worker's session, every process of ``nobody`` if it ran as that user, and
         everything left in its cgroups; reap the worker."""
+        self.lift_cpu_limit()  # killed processes still need CPU time to exit: not at one core's quota
         try:
             os.killpg(leader.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
