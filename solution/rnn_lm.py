@@ -315,8 +315,9 @@ def evaluate(model: nn.Module, data_loader: Iterable, pad_id: int = PAD_ID) -> t
     - perplexity: ``exp(mean_loss)`` (natural exponential), a Python float.
 
     Runs the model in eval mode and without gradients (no autograd graph), and
-    leaves the parameters, their ``.grad`` and the model's train/eval mode as it
-    found them: a model in train mode is in train mode again afterwards.
+    leaves the parameters, their ``.grad`` and the model's train/eval mode (its
+    own and every submodule's) as it found them: a model in train mode is in
+    train mode again afterwards.
     With no non-pad target at all (an empty loader, say) the mean is undefined:
     raise a ``ValueError`` that says so (the grader does not test this case).
 

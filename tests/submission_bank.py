@@ -62,6 +62,7 @@ BUGGY = {
     finally:
         handle.remove()""", """    logits, _ = model(x)
     handle.remove()""")]),
+    "eval_restores_only_the_top_module": (4, [("    model.train(was_training)", "    model.training = was_training")]),
     "gtt_cached_by_inputs": (6, [(GTT_START, """    key = (id(x), id(y), pad_id)
     if key in _GTT_CACHE:
         return _GTT_CACHE[key]

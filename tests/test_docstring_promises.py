@@ -84,6 +84,7 @@ PROMISES = {
         ("natural exponential", "task4_token_weighted", "eval_base2_perplexity"),
         ("Runs the model in eval mode and without gradients", "task4_no_side_effects", "eval_builds_graph"),
         ("a model in train mode is in train mode again", "task4_no_side_effects", "eval_leaves_eval_mode"),
+        ("its own and every submodule's", "task4_no_side_effects", "eval_restores_only_the_top_module"),
         ("raise a ``ValueError``", NOT_GRADED + ": the grader does not test the empty case (said in the "
          "docstring)", None),
         ("The loss may come from ``lm_loss``", "task4_token_weighted", None),

@@ -309,6 +309,7 @@ def op_evaluate(header, arrays, objects):
              "floats": ok_shape and all(type(v) is float for v in result),
              "values": [float(v) for v in result] if ok_shape else None,
              "calls": getattr(model, "calls", None), "training_after": model.training,
+             "modes_after": sorted({m.training for m in model.modules()}),
              "params_unchanged": all(torch.equal(a, p.detach()) for a, p in zip(before, model.parameters())),
              "grads_unchanged": header["preset_grad"] is None or all(
                  p.grad is not None and bool((p.grad == header["preset_grad"]).all()) for p in model.parameters())}

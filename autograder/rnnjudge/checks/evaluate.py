@@ -117,6 +117,13 @@ def task4_no_side_effects(worker):
         assert reply.get("grads_unchanged") is True, "evaluate changed the parameters' .grad"
         assert reply.get("training_after") is training, \
             f"evaluate should leave the model in {'train' if training else 'eval'} mode as it found it"
+    params = random_params("gru", V, 4, 5, seed=0)
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    reply = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, uneven_batches(),
+                          lambda x: gru_forward(p64, x, None)[0], training=True)
+    assert reply.get("modes_after") == [True], (
+        "after evaluate, some of the model's submodules were still in eval mode: restore the mode with "
+        "model.train(was_training), which sets every submodule's (setting model.training alone does not)")
 
 
 @check(4, "evaluate: any iterable of batches; a real model")
