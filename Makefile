@@ -49,7 +49,8 @@ docker:
 	@docker info >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v dockerd >/dev/null && \
 	  { (setsid dockerd >/tmp/rnnlab-dockerd.log 2>&1 &); for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; }; } || true
 
-# The containers alone, the whole bank and every attack included (about N minutes; CI runs all but those).
+# The containers alone, the whole bank and every attack included (19 min here from a bare fresh clone, the
+# environment image already in Docker's cache, 4 min more without it; CI runs all but the docker_only ones).
 test-docker: $(STAMP) sandbox docker
 	$(PY) -m pytest -m docker tests/test_containers.py
 

@@ -263,12 +263,16 @@ def kill_every_process_of(uid: int) -> None:
     forked meanwhile is found the next time; a killed process cannot stop root's signal)."""
     deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
     while (pids := processes_of(uid)) and time.monotonic() < deadline:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_each(pids)
         time.sleep(0.01)
+
+
+def kill_each(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def empty_and_remove(path: Path) -> None:
@@ -289,11 +293,7 @@ def empty_and_remove(path: Path) -> None:
             pids = []
         if time.monotonic() > deadline:
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_each(pids)
         time.sleep(0.02)
 
 
