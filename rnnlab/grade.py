@@ -293,13 +293,22 @@ def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: f
     grades = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {name: pool.submit(judge_one, path, key, mode, memory_mb, timeout) for name, path in submissions.items()}
+        cgroups_left = []
         for name, future in futures.items():
             try:
+                cgroups_left += future.result().get("cgroups_left", [])
                 grades[name] = grade_from_result(name, future.result(), sandboxed)
             except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
                 grades[name] = Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
             bar.update(1)
     bar.close()
+    if cgroups_left:  # killed processes the kernel had not released when their judge moved on
+        from rnnjudge.sandbox import remove_released
+
+        still = remove_released(cgroups_left)
+        if still:
+            print(f"rnnlab grade: {len(still)} sandbox cgroups could not be removed (remove them later: rmdir "
+                  f"{' '.join(still)})", file=sys.stderr)
     ordered = [grades[name] for name in submissions]
     for g in ordered:
         g.notebook = read_notebook(notebook_of(g.file, submissions[g.file]))

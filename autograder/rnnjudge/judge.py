@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from . import checks  # noqa: F401 - registers the checks
-from . import secret
+from . import sandbox, secret
 from .checks.elsewhere import CannotDecide
 from .registry import CHECKS, GATE_MESSAGE, Check
 from .sandbox import Limits
@@ -222,6 +222,8 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
         finally:  # whatever happened, nothing the submission started outlives its grading
             if worker is not None:
                 worker.close()
+            result["cgroups_left"] = [str(p) for p in sandbox.LEFT_BEHIND if p.exists()]
+            sandbox.LEFT_BEHIND.clear()
         log.seek(0, 2)
         size = log.tell()
         log.seek(max(0, size - LOG_TAIL_BYTES))

@@ -275,6 +275,28 @@ def kill_each(pids: list[int]) -> None:
             pass
 
 
+# Cgroups whose processes were killed but which the kernel had not released in time: the judge
+# reports them, and `rnnlab grade` removes them at the end of the class (``remove_released``).
+LEFT_BEHIND: list[Path] = []
+
+
+def remove_released(paths: list[str], wait_s: float = 120.0) -> list[str]:
+    """Remove the given (empty) cgroups as the kernel releases them; returns those still there."""
+    left = [Path(p) for p in paths]
+    deadline = time.monotonic() + wait_s
+    while left and time.monotonic() < deadline:
+        for path in list(left):
+            try:
+                path.rmdir()
+                left.remove(path)
+            except FileNotFoundError:
+                left.remove(path)
+            except OSError:
+                pass
+        time.sleep(0.5)
+    return [str(p) for p in left]
+
+
 def empty_and_remove(path: Path) -> None:
     try:  # cgroup v2 (Linux 5.14+): every member killed at once, forks in flight included
         (path / "cgroup.kill").write_text("1")
@@ -292,6 +314,7 @@ def empty_and_remove(path: Path) -> None:
         except OSError:  # EBUSY: members not yet gone
             pids = []
         if time.monotonic() > deadline:
+            LEFT_BEHIND.append(path)
             return
         kill_each(pids)
         time.sleep(0.02)
