@@ -296,8 +296,9 @@ def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: f
         cgroups_left = []
         for name, future in futures.items():
             try:
-                cgroups_left += future.result().get("cgroups_left", [])
-                grades[name] = grade_from_result(name, future.result(), sandboxed)
+                result = future.result()
+                cgroups_left += result.get("cgroups_left", [])
+                grades[name] = grade_from_result(name, result, sandboxed)
             except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
                 grades[name] = Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
             bar.update(1)
