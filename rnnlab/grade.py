@@ -25,11 +25,13 @@ import multiprocessing
 import os
 import re
 import sys
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnjudge.registry import split_points
+from rnnjudge.sandbox import RUN_VARIABLE, remove_cgroups_of_run
 from rnnjudge.secret import NoSecret
 from rnnlab import course_secret
 from rnnlab.answers_sheet import write_answers_sheet
@@ -289,27 +291,23 @@ def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: f
 
     mode = "bwrap" if sandboxed else "none"
     bar = tqdm(total=len(submissions), desc="grading", unit="submission", disable=not progress)
-    context = multiprocessing.get_context("spawn")  # judge processes start clean, not as copies of this one
+    # The judges are spawned (they start clean, not as copies of this process) with this run's name,
+    # which names their cgroups: the run removes its own at the end, whatever became of a judge.
+    run = os.environ.setdefault(RUN_VARIABLE, uuid.uuid4().hex[:12])
+    context = multiprocessing.get_context("spawn")
     grades = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {name: pool.submit(judge_one, path, key, mode, memory_mb, timeout) for name, path in submissions.items()}
-        cgroups_left = []
         for name, future in futures.items():
             try:
-                result = future.result()
-                cgroups_left += result.get("cgroups_left", [])
-                grades[name] = grade_from_result(name, result, sandboxed)
+                grades[name] = grade_from_result(name, future.result(), sandboxed)
             except Exception as err:  # noqa: BLE001 - the grader's own trouble still yields one row
                 grades[name] = Grade(file=name, status=f"grader error: {type(err).__name__}: {err}")
             bar.update(1)
     bar.close()
-    if cgroups_left:  # killed processes the kernel had not released when their judge moved on
-        from rnnjudge.sandbox import remove_released
-
-        still = remove_released(cgroups_left)
-        if still:
-            print(f"rnnlab grade: {len(still)} sandbox cgroups could not be removed (remove them later: rmdir "
-                  f"{' '.join(still)})", file=sys.stderr)
+    if still := remove_cgroups_of_run(run):  # killed processes the kernel had not released in two minutes
+        print(f"rnnlab grade: {len(still)} sandbox cgroups could not be removed (remove them later: rmdir "
+              f"{' '.join(map(str, still))})", file=sys.stderr)
     ordered = [grades[name] for name in submissions]
     for g in ordered:
         g.notebook = read_notebook(notebook_of(g.file, submissions[g.file]))

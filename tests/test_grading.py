@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
 from conftest import COURSE_KEY, RUNS_THE_JUDGE
+from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run
 from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
@@ -54,11 +56,6 @@ def marked_processes() -> list[str]:
         except OSError:
             pass
     return found
-
-
-def leftover_cgroups() -> list[str]:
-    """The judge's cgroups still there, under cgroup v2 or any v1 controller."""
-    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/rnnjudge-*"))
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +119,16 @@ def graded_class(tmp_path_factory, replay_table):
         _write(folder / "netprobe.py", before_solution(probe))
         # Four judges: four files (the endless loop, the fork bomb, the forged and the stalled channel)
         # run out the time limit, three of them asleep; two judges took 170 s here (idle), four 119 s.
+        run = f"class{uuid.uuid4().hex[:8]}"  # names the run's cgroups: this run's alone are looked for
         proc = subprocess.run([*RNNLAB, "grade", str(folder), "--out", str(out), "--workers", "4", "--timeout",
-                               str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
+                               str(TIMEOUT), "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800,
+                              env={**os.environ, RUN_VARIABLE: run})
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     return {"folder": folder, "out": out, "rows": rows, "sources": sources, "repo_before": before,
             "repo_after": repo_fingerprint(), "marked": marked_processes(), "around_out": around_out,
-            "around_out_after": sorted(p.name for p in out.parent.iterdir()), "cgroups": leftover_cgroups(),
+            "around_out_after": sorted(p.name for p in out.parent.iterdir()), "cgroups": [str(p) for p in cgroups_of_run(run)],
             "escaped": escaped}
 
 

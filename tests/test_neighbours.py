@@ -9,7 +9,7 @@ import pytest
 
 from attack_bank import MEMORY_HOG_CHILDREN, MEMORY_HOG_MB, neighbour_attacks
 from conftest import RUNS_THE_JUDGE
-from rnnjudge.sandbox import Limits, ProcessGroup
+from rnnjudge.sandbox import RUN_VARIABLE, ProcessGroup, cgroups_of_run, missing_limits, remove_cgroups_of_run
 from rnnlab.tasks import TOTAL_POINTS
 from submission_bank import SOLUTION
 
@@ -34,7 +34,7 @@ def marked_processes() -> list[str]:
 
 @pytest.fixture(scope="module")
 def graded_with_neighbours(tmp_path_factory):
-    if ProcessGroup(Limits()).missing:
+    if missing_limits():
         pytest.skip("no cgroup can be made here (root outside a container is needed): the per-submission "
                     "limits of this test cannot be set")
     folder, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("out")
@@ -47,6 +47,26 @@ def graded_with_neighbours(tmp_path_factory):
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     return {"rows": rows, "out": out, "left": marked_processes()}
+
+
+def test_a_run_removes_its_own_cgroups_and_kills_what_is_left_in_them(monkeypatch):
+    """What a judge's clean-up could not release, the end of its run does: its cgroups alone."""
+    if missing_limits():
+        pytest.skip("no cgroup can be made here (root outside a container is needed)")
+    monkeypatch.setenv(RUN_VARIABLE, "other-run")
+    other = ProcessGroup()
+    monkeypatch.setenv(RUN_VARIABLE, "this-run")
+    mine = ProcessGroup()
+    survivor = subprocess.Popen(["sleep", "600"], preexec_fn=mine.enter)  # a process the judge did not kill
+    try:
+        assert cgroups_of_run("this-run") == sorted(mine.paths) and cgroups_of_run("other-run") == sorted(other.paths)
+        assert remove_cgroups_of_run("this-run", wait_s=30) == []
+        assert survivor.wait(timeout=10) == -9
+        assert all(path.is_dir() for path in other.paths)
+    finally:
+        survivor.kill()
+        remove_cgroups_of_run("this-run", wait_s=5)
+        remove_cgroups_of_run("other-run", wait_s=5)
 
 
 def test_a_correct_submission_beside_a_cpu_hog_keeps_full_marks(graded_with_neighbours):

@@ -222,8 +222,6 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
         finally:  # whatever happened, nothing the submission started outlives its grading
             if worker is not None:
                 worker.close()
-            result["cgroups_left"] = [str(p) for p in sandbox.LEFT_BEHIND if p.exists()]
-            sandbox.LEFT_BEHIND.clear()
         log.seek(0, 2)
         size = log.tell()
         log.seek(max(0, size - LOG_TAIL_BYTES))

@@ -43,6 +43,9 @@ MAX_PROCESSES = 64
 FILE_SIZE_LIMIT = 64 << 20
 TMPFS_BYTES = 256 << 20
 CGROUP_EMPTY_SECONDS = 30.0  # how long the clean-up waits for killed processes to leave their cgroup
+# A grading run's name (``rnnlab grade`` sets it for its judges): every cgroup of the run is called
+# ``rnnjudge-<run>-<id>``, so that the run can find and remove its own at the end, and only its own.
+RUN_VARIABLE = "RNNJUDGE_RUN"
 
 INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install "
                 "bubblewrap` (Fedora); it needs unprivileged user namespaces. On macOS there is no bubblewrap: "
@@ -182,7 +185,7 @@ class ProcessGroup:
 
     def __init__(self, limits: Limits = Limits()):
         self.paths: list[Path] = []
-        name = f"rnnjudge-{uuid.uuid4().hex[:12]}"
+        name = f"{cgroup_prefix()}{uuid.uuid4().hex[:12]}"
         wanted = cgroup_settings(limits)
         applied: set[str] = set()
         root = v2_root()
@@ -245,6 +248,14 @@ class ProcessGroup:
             empty_and_remove(path)
 
 
+def missing_limits(limits: Limits = Limits()) -> list[str]:
+    """The per-submission limits that cannot be set here (a process group made and removed)."""
+    group = ProcessGroup(limits)
+    for path in group.paths:
+        path.rmdir()
+    return group.missing
+
+
 def processes_of(uid: int) -> list[int]:
     """Live processes of ``uid`` (a zombie, already dead, is not one)."""
     found = []
@@ -275,26 +286,31 @@ def kill_each(pids: list[int]) -> None:
             pass
 
 
-# Cgroups whose processes were killed but which the kernel had not released in time: the judge
-# reports them, and `rnnlab grade` removes them at the end of the class (``remove_released``).
-LEFT_BEHIND: list[Path] = []
+def cgroup_prefix(run: str | None = None) -> str:
+    return f"rnnjudge-{run or os.environ.get(RUN_VARIABLE) or 'solo'}-"
 
 
-def remove_released(paths: list[str], wait_s: float = 120.0) -> list[str]:
-    """Remove the given (empty) cgroups as the kernel releases them; returns those still there."""
-    left = [Path(p) for p in paths]
+def cgroups_of_run(run: str) -> list[Path]:
+    """The cgroups of grading run ``run`` still there, under cgroup v2 or any v1 controller."""
+    parents = [Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")] + \
+        [Path("/sys/fs/cgroup") / controller for controller in ("pids", "cpu", "memory")]
+    return sorted(path for parent in parents if parent.is_dir() for path in parent.glob(cgroup_prefix(run) + "*"))
+
+
+def remove_cgroups_of_run(run: str, wait_s: float = 120.0) -> list[Path]:
+    """At the end of a grading run: kill what is left in its cgroups and remove them as the kernel
+    releases them (a judge's own clean-up gives up after ``CGROUP_EMPTY_SECONDS``); returns those
+    still there after ``wait_s``."""
     deadline = time.monotonic() + wait_s
-    while left and time.monotonic() < deadline:
-        for path in list(left):
+    while (left := cgroups_of_run(run)) and time.monotonic() < deadline:
+        for path in left:
             try:
+                kill_each([int(p) for p in (path / "cgroup.procs").read_text().split()])
                 path.rmdir()
-                left.remove(path)
-            except FileNotFoundError:
-                left.remove(path)
-            except OSError:
+            except OSError:  # gone meanwhile, or EBUSY: members not yet released
                 pass
         time.sleep(0.5)
-    return [str(p) for p in left]
+    return cgroups_of_run(run)
 
 
 def empty_and_remove(path: Path) -> None:
@@ -313,8 +329,7 @@ def empty_and_remove(path: Path) -> None:
             return
         except OSError:  # EBUSY: members not yet gone
             pids = []
-        if time.monotonic() > deadline:
-            LEFT_BEHIND.append(path)
+        if time.monotonic() > deadline:  # left for the run's own sweep (``remove_cgroups_of_run``)
             return
         kill_each(pids)
         time.sleep(0.02)
