@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rnnlab.class_report import STYLE, plural
 from rnnlab.manual_scores import SHEET_NAME, write_sheet
-from rnnlab.notebook import ANSWERED, READ, NotebookReport
+from rnnlab.notebook import ANSWERED, DIFFERS, READ, REPRODUCED, NotebookReport
 from rnnlab.questions import DiscussionQuestion, discussion_questions
 
 SHEET_STYLE = """
@@ -89,6 +89,9 @@ def numbers_view(report: NotebookReport) -> str:
             parts.append('<ul class="claims">' + "".join(f"<li>FAILS: {escape(t)}</li>" for t in failing) + "</ul>")
     else:
         parts.append('<span class="badge warn">no claims printed</span>')
+    if report.rerun is not None:
+        badge = {REPRODUCED: "ok", DIFFERS: "missing"}.get(report.rerun.state, "warn")
+        parts.append(f'<div><span class="badge {badge}">{escape(report.rerun.line)}</span></div>')
     if not report.ran_in_order:
         parts.append(f'<div class="muted">{escape(report.summary)}</div>')
     return "".join(parts)

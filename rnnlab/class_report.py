@@ -3,17 +3,24 @@
 ``write_class_report`` writes three files next to the grades:
 
 - ``report.html``: one self-contained page (figures embedded as PNG, no script, no external file)
-  with the score distribution, each task's points distribution, every check ranked by how many
-  submissions failed it (with its most frequent failure messages, grouped), the submissions that
-  could not be graded normally, and the pairs of submissions that share unusually much of their
-  own code, side by side with the shared lines highlighted (``rnnlab.similarity``);
-- ``class_summary.csv``: one row per check;
+  with the distributions of the whole grade (the code's points, the notebook's, the answers' once
+  a TA has scored them, and the total), each part's points distribution (every task, the notebook,
+  every question), every check ranked by how many submissions failed it (with its most frequent
+  failure messages, grouped), the notebook checks ranked alike (with the findings), the questions
+  worst answered first, the submissions that could not be graded normally, and the pairs of
+  submissions that share unusually much of their own code, side by side with the shared lines
+  highlighted (``rnnlab.similarity``);
+- ``class_summary.csv``: one row per check of the code, per notebook check and per question
+  (``part`` says which);
 - ``similarity.csv``: one row per similar pair (only the header when detection is off).
 
 Grades are read by duck typing: ``file``, ``task_points``, ``total``, ``status`` and ``checks``
 (name -> ``task``, ``passed``, ``description``, ``message``), as ``rnnlab.grade.Grade`` has them,
-and ``authors`` (a list of names) where a grade has it; a check without ``message`` is grouped by
-its ``feedback``.
+and where a grade has them ``authors`` (a list of names), ``notebook`` (a
+``rnnlab.notebook.NotebookReport``: ``status``, ``points``, ``passed``, ``answers``, ...) and
+``manual`` (question key -> the TA's points, None while not scored); a check without ``message``
+is grouped by its ``feedback``. A grade without ``notebook`` counts as a team whose notebook was
+not read, one without ``manual`` as a team whose answers are not scored yet.
 """
 
 from __future__ import annotations
@@ -27,21 +34,30 @@ import statistics
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 
 from rnnjudge.registry import GATE_MESSAGE
 from rnnjudge.session import printable
 from rnnlab import similarity
-from rnnlab.tasks import TASKS, TOTAL_POINTS
+from rnnlab.notebook import ANSWERED, DIFFERS, EXPERIMENT_MODELS, MIN_CLAIMS, NOT_FOUND, NOT_RERUN, READ, REPRODUCED
+from rnnlab.tasks import (ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS,
+                          TOTAL_POINTS)
 
 GRADED = "graded"  # the status of a submission graded normally
 MESSAGE_GROUPS_SHOWN = 3
 MESSAGE_LINES_SHOWN = 2  # of each example message; the rest is folded
 PAIRS_SHOWN = 40  # side-by-side views on the page; similarity.csv has every pair
 CONTEXT_LINES = 2  # unhighlighted lines shown around each shared region
-FIGURE_COLUMNS = 3  # task charts a row
-SUMMARY_COLUMNS = ["check", "task", "description", "failed", "graded", "share", "most_frequent_message"]
+FIGURE_COLUMNS = 4  # part charts a row (6 tasks, the notebook, 6 questions)
+QUESTION_TEXT_SHOWN = 140  # characters of a question's text under its label
+# The code's checks, then the notebook's checks, then the questions. A column that does not apply to
+# a row's part is blank: failed/share/most_frequent_message for a question, answered... for a check.
+SUMMARY_COLUMNS = ["check", "task", "description", "failed", "graded", "share", "most_frequent_message",
+                   "part", "max_points", "passed", "answered", "unanswered", "scored", "not_scored",
+                   "mean_points", "median_points", "mean_share_of_max", "median_share_of_max"]
+CODE, NOTEBOOK, QUESTION = "code", "notebook", "question"  # the summary's parts
 SIMILARITY_COLUMNS = ["file_a", "file_b", "score", "shared_fingerprints", "share_of_a", "share_of_b",
                       "shared_lines_a", "shared_lines_b"]
 
@@ -142,6 +158,189 @@ def not_graded_normally(grades: list) -> list:
 
 
 # ----------------------------------------------------------------------------
+# The notebook and the answers: what each grade has of them
+# ----------------------------------------------------------------------------
+
+def notebook_report(grade):
+    """The grade's NotebookReport, or None when the grade has none (its notebook was not read)."""
+    return getattr(grade, "notebook", None)
+
+
+def manual_points(grade, q) -> float | None:
+    """The TA's points for the team's answer to ``q`` (None: not scored yet)."""
+    return (getattr(grade, "manual", None) or {}).get(q.key)
+
+
+def notebook_points(grade) -> float:
+    nb = notebook_report(grade)
+    return float(nb.points) if nb is not None else 0.0
+
+
+def answer_points(grade) -> float:
+    """The answers' points scored so far (an answer not scored yet counts 0, as in the grade)."""
+    return sum(p for p in (manual_points(grade, q) for q in QUESTIONS) if p is not None)
+
+
+def whole_points(grade) -> float:
+    """The whole grade: the code's, the notebook's and the answers' scored so far (``Grade.grade_total``)."""
+    return round(grade.total + notebook_points(grade) + answer_points(grade), 4)
+
+
+def any_scored(grades: list) -> bool:
+    """Whether a TA's points were merged (``--manual``): some answer of some team has points."""
+    return any(manual_points(g, q) is not None for g in grades for q in QUESTIONS)
+
+
+def unscored_teams(grades: list) -> int:
+    """Teams with at least one answer not scored yet."""
+    return sum(any(manual_points(g, q) is None for q in QUESTIONS) for g in grades)
+
+
+def answer_state(grade, q) -> str:
+    nb = notebook_report(grade)
+    answer = (getattr(nb, "answers", None) or {}).get(q.key) if nb is not None else None
+    return answer.state if answer is not None else NOT_FOUND
+
+
+@dataclass
+class NotebookCheckStats:
+    key: str
+    title: str
+    points: int
+    failed: int = 0
+    teams: int = 0
+    findings: list[MessageGroup] = field(default_factory=list)  # why it failed, most frequent first
+
+    @property
+    def passed(self) -> int:
+        return self.teams - self.failed
+
+    @property
+    def share(self) -> float:
+        return self.failed / self.teams if self.teams else 0.0
+
+
+def notebook_finding(nb, key: str) -> str:
+    """Why a notebook failed the check ``key``, in a few words (numbers and cells as the notebook has them)."""
+    if nb is None:
+        return "the notebook was not read"
+    if nb.status != READ:
+        return nb.status
+    if not nb.executed:
+        return "never run (no code cell has an execution count)"
+    if key == "ran_in_order" and nb.order_problems:
+        return "; ".join(nb.order_problems)
+    if key == "no_errors" and nb.errors:
+        return "; ".join(nb.errors)
+    if key == "claims_printed":
+        if not nb.claims:
+            return "no claim printed: the experiment's claims cell was not run"
+        if len(nb.claims) < MIN_CLAIMS:
+            return f"only {plural(len(nb.claims), 'claim')} printed (the experiment prints at least {MIN_CLAIMS})"
+        absent = [model for model in EXPERIMENT_MODELS if model not in nb.numbers]
+        if absent:
+            return ("no results table printed" if not nb.numbers else
+                    f"the results table has no row for {', '.join(absent)}")
+        if nb.numbers_differ:  # ``rnnlab grade --rerun``: the numbers printed are not this code's
+            return nb.rerun.line
+    return "not passed"
+
+
+def notebook_statistics(grades: list) -> list[NotebookCheckStats]:
+    """Each notebook check over every team (a team whose code could not be graded still has its
+    notebook read), the most failed first (then in NOTEBOOK_CHECKS' order)."""
+    stats = []
+    for order, check in enumerate(NOTEBOOK_CHECKS):
+        entry = NotebookCheckStats(check.key, check.title, check.points, teams=len(grades))
+        findings = []
+        for g in grades:
+            nb = notebook_report(g)
+            if nb is None or not nb.passed.get(check.key, False):
+                entry.failed += 1
+                findings.append(notebook_finding(nb, check.key))
+        entry.findings = group_messages(findings)
+        stats.append((-entry.failed, order, entry))
+    return [entry for *_, entry in sorted(stats, key=lambda t: t[:2])]
+
+
+@lru_cache(maxsize=1)
+def question_texts() -> dict[str, str]:
+    """Each question's text (its key -> one line, markdown as written), from the course's notebook
+    source; {} when that cannot be read (the labels then stand alone)."""
+    try:
+        from rnnlab.questions import discussion_questions
+
+        return {d.question.key: " ".join(d.text.split()) for d in discussion_questions()}
+    except Exception:  # noqa: BLE001 - the text is a help to read the table, never a reason to lose it
+        return {}
+
+
+@dataclass
+class QuestionStats:
+    key: str
+    label: str
+    number: int
+    points: int
+    text: str = ""
+    teams: int = 0
+    answered: int = 0
+    unanswered_states: Counter = field(default_factory=Counter)  # state -> teams (empty, placeholder, not found)
+    scores: list[float] = field(default_factory=list)  # the TA's points of the teams scored
+
+    @property
+    def unanswered(self) -> int:
+        return sum(self.unanswered_states.values())
+
+    @property
+    def scored(self) -> int:
+        return len(self.scores)
+
+    @property
+    def not_scored(self) -> int:
+        return self.teams - self.scored
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.mean(self.scores) if self.scores else None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.scores) if self.scores else None
+
+    @property
+    def mean_share(self) -> float | None:
+        return None if self.mean is None else self.mean / self.points
+
+    @property
+    def median_share(self) -> float | None:
+        return None if self.median is None else self.median / self.points
+
+
+def question_statistics(grades: list) -> list[QuestionStats]:
+    """Each question, the worst answered first: the lowest mean share of its points among the teams
+    scored; questions no team is scored on yet come last, the most often unanswered first."""
+    texts = question_texts()
+    stats = []
+    for q in QUESTIONS:
+        entry = QuestionStats(q.key, q.label, q.number, q.points, texts.get(q.key, ""), teams=len(grades))
+        for g in grades:
+            state = answer_state(g, q)
+            if state == ANSWERED:
+                entry.answered += 1
+            else:
+                entry.unanswered_states[state] += 1
+            points = manual_points(g, q)
+            if points is not None:
+                entry.scores.append(float(points))
+        stats.append(entry)
+
+    def rank(s: QuestionStats) -> tuple:
+        return (0, s.mean_share, -s.unanswered, s.number) if s.scores else (1, -s.unanswered, s.number)
+
+    return sorted(stats, key=rank)
+
+
+# ----------------------------------------------------------------------------
 # Figures
 # ----------------------------------------------------------------------------
 
@@ -151,43 +350,86 @@ def png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def score_figure(grades: list) -> str:
-    import matplotlib.pyplot as plt
-
-    percents = [100 * g.total / TOTAL_POINTS for g in grades]
+def histogram(ax, percents: list[float], title: str) -> None:
+    """A distribution of percents of a part's points, with its mean and median."""
     mean, median = statistics.mean(percents), statistics.median(percents)
-    fig, ax = plt.subplots(figsize=(10.5, 3.2))
     ax.hist(percents, bins=range(0, 105, 5), color="#3b6ea8", edgecolor="white")
     ax.axvline(mean, color="#c0392b", linestyle="--", label=f"mean {mean:.1f}%")
     ax.axvline(median, color="#222222", linestyle=":", label=f"median {median:.1f}%")
-    ax.set(xlim=(0, 100), xlabel="percent of the points", ylabel="submissions",
-           title=f"Scores ({len(grades)} submissions)")
+    ax.set(xlim=(0, 100), xlabel="percent of the points", ylabel="submissions")
+    ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), fontsize=10)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8)
+
+
+def score_figure(grades: list) -> str:
+    """The whole grade's distribution and each part's: the code, the notebook, the answers (once
+    scored) and the total, each in percent of its points."""
+    import matplotlib.pyplot as plt
+
+    scored, pending = any_scored(grades), unscored_teams(grades)
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 6.0))
+    (code, notebook), (answers, whole) = axes
+    histogram(code, [100 * g.total / TOTAL_POINTS for g in grades],
+              f"Code ({TOTAL_POINTS} pts, {len(grades)} submissions)")
+    histogram(notebook, [100 * notebook_points(g) / NOTEBOOK_POINTS for g in grades],
+              f"Notebook ({NOTEBOOK_POINTS} pts)")
+    if scored:
+        note = f"; answers not scored yet count 0: {plural(pending, 'team')}" if pending else ""
+        histogram(answers, [100 * answer_points(g) / ANSWER_POINTS for g in grades],
+                  f"Answers ({ANSWER_POINTS} pts{note})")
+    else:
+        answers.set_axis_off()
+        answers.text(0.5, 0.5, f"Answers ({ANSWER_POINTS} pts): not scored yet\n(merge the TA's scores with --manual)",
+                     ha="center", va="center", fontsize=10, color="#6b7785", transform=answers.transAxes)
+    whole_note = " (answers not scored yet count 0)" if pending else ""
+    histogram(whole, [100 * whole_points(g) / GRADE_POINTS for g in grades],
+              f"Whole grade ({GRADE_POINTS} pts){whole_note}")
     fig.tight_layout()
     uri = png_data_uri(fig)
     plt.close(fig)
     return uri
 
 
+GREEN, RED, AMBER, GREY = "#2e8b57", "#c0392b", "#e0a030", "#9aa5b1"
+
+
+def points_bars(ax, values: list[float | None], points: int, title: str) -> None:
+    """How many submissions got each number of a part's points (None: not scored yet, in grey)."""
+    counts = Counter(None if v is None else round(v, 2) for v in values)
+    shown = sorted(v for v in counts if v is not None)
+    labels = [f"{v:g}" for v in shown]
+    colours = [RED if v == 0 else GREEN if v == points else AMBER for v in shown]
+    heights = [counts[v] for v in shown]
+    if None in counts:
+        labels.append("not scored")
+        colours.append(GREY)
+        heights.append(counts[None])
+    ax.bar(labels, heights, color=colours)
+    ax.set_title(textwrap.fill(title, 34, break_on_hyphens=False), fontsize=9)
+    ax.set_xlabel("points", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+
+
 def task_points_figure(grades: list) -> str:
-    """One bar chart a task: how many submissions got each number of points."""
+    """One bar chart a part of the grade: each task, the notebook and each question; how many
+    submissions got each number of points (a question's answers not scored yet in grey)."""
     import matplotlib.pyplot as plt
 
-    rows = -(-len(TASKS) // FIGURE_COLUMNS)
-    fig, axes = plt.subplots(rows, FIGURE_COLUMNS, figsize=(10.5, 2.6 * rows), squeeze=False)
-    for ax in axes.flat[len(TASKS):]:
+    questions = {s.key: s for s in question_statistics(grades)}
+    parts = [(f"Task {t.number} ({t.points} pts): {t.title}", t.points,
+              [g.task_points.get(t.key, 0.0) for g in grades]) for t in TASKS]
+    parts.append((f"Notebook ({NOTEBOOK_POINTS} pts, {len(NOTEBOOK_CHECKS)} checks)", NOTEBOOK_POINTS,
+                  [notebook_points(g) for g in grades]))
+    parts += [(f"{q.label} ({q.points} pts): {questions[q.key].answered} of {len(grades)} answered", q.points,
+               [manual_points(g, q) for g in grades]) for q in QUESTIONS]
+    rows = -(-len(parts) // FIGURE_COLUMNS)
+    fig, axes = plt.subplots(rows, FIGURE_COLUMNS, figsize=(12, 2.5 * rows), squeeze=False)
+    for ax in axes.flat[len(parts):]:
         ax.set_visible(False)
-    for task, ax in zip(TASKS, axes.flat):
-        counts = Counter(round(g.task_points.get(task.key, 0.0), 2) for g in grades)
-        values = sorted(counts)
-        colours = ["#c0392b" if v == 0 else "#2e8b57" if v == task.points else "#e0a030" for v in values]
-        ax.bar([f"{v:g}" for v in values], [counts[v] for v in values], color=colours)
-        title = f"Task {task.number} ({task.points} pts): {task.title}"
-        ax.set_title(textwrap.fill(title, 40, break_on_hyphens=False), fontsize=9)
-        ax.set_xlabel("points", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+    for (title, points, values), ax in zip(parts, axes.flat):
+        points_bars(ax, values, points, title)
     for ax in axes[:, 0]:
         ax.set_ylabel("submissions")
     fig.tight_layout()
@@ -215,6 +457,8 @@ th { background: #f2f5f8; font-weight: 600; }
 td.num { text-align: right; white-space: nowrap; }
 .bar { background: #e8ecf0; height: 8px; border-radius: 4px; width: 90px; margin-top: 4px; }
 .bar span { display: block; height: 8px; border-radius: 4px; background: #c0392b; }
+.bar.score span { background: #2e8b57; }
+td.num .why { white-space: normal; font-size: 12px; color: #6b7785; }
 .check-name { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: #4a5866; }
 .msg { margin: 2px 0 8px; }
 .msg pre { white-space: pre-wrap; margin: 2px 0 0; font-size: 12px; background: #fbf6e9; padding: 4px 6px;
@@ -240,24 +484,49 @@ def page(body: str) -> str:
             f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
+def rerun_summary(grades: list) -> str:
+    """``3 reproduced, 1 differ, 2 not re-run`` over the teams re-run, or ``none``."""
+    states = [nb.rerun.state for g in grades if (nb := notebook_report(g)) is not None and nb.rerun is not None]
+    if not states:
+        return "none"
+    return ", ".join(f"{states.count(state)} {short}" for state, short in
+                     ((REPRODUCED, "reproduced"), (DIFFERS, "differ"), (NOT_RERUN, "not re-run")) if state in states)
+
+
 def summary_section(grades: list, trouble: list, pairs: list | None, threshold: float | None) -> str:
-    totals = [g.total for g in grades]
+    totals, wholes = [g.total for g in grades], [whole_points(g) for g in grades]
+    pending = unscored_teams(grades)
+    answers = (f"{statistics.mean(answer_points(g) for g in grades):.1f} / {ANSWER_POINTS}" if any_scored(grades)
+               else "not scored yet")
     boxes = [("submissions", f"{len(grades)}"),
-             ("mean score", f"{statistics.mean(totals):.1f} / {TOTAL_POINTS}"),
-             ("median score", f"{statistics.median(totals):.1f} / {TOTAL_POINTS}"),
+             ("mean code score", f"{statistics.mean(totals):.1f} / {TOTAL_POINTS}"),
+             ("median code score", f"{statistics.median(totals):.1f} / {TOTAL_POINTS}"),
+             ("mean notebook score", f"{statistics.mean(notebook_points(g) for g in grades):.1f} / {NOTEBOOK_POINTS}"),
+             ("mean answers score" + (f" ({plural(pending, 'team')} not fully scored)" if pending and any_scored(grades)
+                                      else ""), answers),
+             ("mean grade" + (" (answers not scored yet count 0)" if pending else ""),
+              f"{statistics.mean(wholes):.1f} / {GRADE_POINTS}"),
+             ("median grade", f"{statistics.median(wholes):.1f} / {GRADE_POINTS}"),
+             ("notebooks re-run (--rerun)", rerun_summary(grades)),
              ("not graded normally", f"{len(trouble)}"),
              ("similar pairs", "detection off" if pairs is None else f"{len(pairs)} (threshold {threshold:g})")]
     items = "".join(f"<div><b>{escape(value)}</b>{escape(label)}</div>" for label, value in boxes)
-    links = ('<nav><a href="#scores">Scores</a><a href="#checks">Checks</a>'
+    links = ('<nav><a href="#scores">Scores</a><a href="#checks">Checks</a><a href="#notebook">Notebook</a>'
+             '<a href="#questions">Questions</a>'
              '<a href="#not-graded">Not graded normally</a><a href="#shared-names">Shared names</a>'
              '<a href="#similarity">Similar code</a></nav>')
     return f'<div class="numbers">{items}</div>\n{links}'
 
 
 def scores_section(grades: list) -> str:
-    return (f'<h2 id="scores">Scores</h2>\n<img alt="score distribution" src="{score_figure(grades)}">\n'
-            f'<h3>Points per task</h3>\n<p class="muted">Green: full points, red: none, amber: some of the '
-            f'task\'s checks passed.</p>\n<img alt="points distribution per task" src="{task_points_figure(grades)}">')
+    return (f'<h2 id="scores">Scores</h2>\n<p class="muted">The whole grade: the code\'s {TOTAL_POINTS} points '
+            f'(the hidden checks), the notebook\'s {NOTEBOOK_POINTS}, the answers\' {ANSWER_POINTS} (scored by a TA, '
+            f'merged with <code>--manual</code>); {GRADE_POINTS} in all.</p>\n'
+            f'<img alt="score distribution" src="{score_figure(grades)}">\n'
+            f'<h3>Points per part</h3>\n<p class="muted">Each task, the notebook and each question. Green: full '
+            f'points, red: none, amber: some; grey: answers not scored yet.</p>\n'
+            f'<img alt="points distribution per task, of the notebook and per question" '
+            f'src="{task_points_figure(grades)}">')
 
 
 def checks_section(stats: list[CheckStats]) -> str:
@@ -277,6 +546,61 @@ def checks_section(stats: list[CheckStats]) -> str:
             'and shapes; each group shows its first message.</p>\n'
             '<table><tr><th>#</th><th>Check</th><th>Task</th><th>Failed</th><th>Most frequent failure messages</th>'
             '</tr>\n' + "\n".join(rows) + "\n</table>")
+
+
+def notebook_section(stats: list[NotebookCheckStats]) -> str:
+    rows = []
+    for rank, s in enumerate(stats, start=1):
+        rows.append(
+            f"<tr><td class=\"num\">{rank}</td>"
+            f"<td>{escape(s.title)}<div class=\"check-name\">{escape(s.key)}</div></td>"
+            f"<td class=\"num\">{s.points}</td>"
+            f"<td class=\"num\">{s.failed} / {s.teams}<div class=\"bar\"><span style=\"width:{100 * s.share:.0f}%\">"
+            f"</span></div>{100 * s.share:.0f}%</td><td class=\"num\">{s.passed}</td>"
+            f"<td>{messages_cell(s.findings)}</td></tr>")
+    return ('<h2 id="notebook">Notebook checks, most failed first</h2>\n<p class="muted">Each team\'s '
+            '<code>lab.ipynb</code>, read as committed, never run. Failed: teams whose notebook failed the check / '
+            'teams (a single-file submission has no notebook). Findings are grouped when they differ only in '
+            'numbers; each group shows its first.</p>\n'
+            '<table><tr><th>#</th><th>Check</th><th>Points</th><th>Failed</th><th>Passed</th>'
+            '<th>Most frequent findings</th></tr>\n' + "\n".join(rows) + "\n</table>")
+
+
+def questions_section(stats: list[QuestionStats], scored: bool) -> str:
+    heading = '<h2 id="questions">Questions, worst answered first</h2>\n'
+    if scored:
+        intro = ('<p class="muted">Mean and median: the TA\'s points of the teams scored, as a share of the '
+                 'question\'s points (an answer left empty, as the placeholder or not found is pre-filled with 0 '
+                 'in <code>manual_scores.csv</code>). Questions with no team scored yet come last.</p>\n')
+        pending = sum(s.not_scored for s in stats)
+        if pending:
+            intro += f"<p>{plural(pending, 'answer')} not scored yet (see the last column).</p>\n"
+    else:
+        intro = ('<p>The questions are not scored yet: no TA scores were merged. Fill in '
+                 '<code>manual_scores.csv</code> next to <code>answers.html</code>, then run again with '
+                 '<code>--manual manual_scores.csv</code>. Until then the questions are listed by how many teams '
+                 'left them unanswered, the most first.</p>\n')
+    rows = []
+    for rank, s in enumerate(stats, start=1):
+        text = s.text if len(s.text) <= QUESTION_TEXT_SHOWN else s.text[:QUESTION_TEXT_SHOWN].rstrip() + " ..."
+        if s.scores:
+            share = f"{100 * s.mean_share:.0f}%"
+            mean = (f"{share}<div class=\"bar score\"><span style=\"width:{share}\"></span></div>"
+                    f"{s.mean:.2f} / {s.points}")
+            median = f"{s.median:g} / {s.points}"
+        else:
+            mean, median = '<span class="muted">not scored yet</span>', '<span class="muted">&ndash;</span>'
+        states = sorted(s.unanswered_states.items(), key=lambda kv: (-kv[1], kv[0]))
+        why = "; ".join(state if len(states) == 1 else f"{state}: {n}" for state, n in states)
+        why = f'<div class="why">{escape(why)}</div>' if why else ""
+        rows.append(
+            f"<tr><td class=\"num\">{rank}</td><td>{escape(s.label)}<div class=\"muted\">{escape(text)}</div></td>"
+            f"<td class=\"num\">{s.points}</td><td class=\"num\">{mean}</td><td class=\"num\">{median}</td>"
+            f"<td class=\"num\">{s.answered}</td><td class=\"num\">{s.unanswered}{why}</td>"
+            f"<td class=\"num\">{s.scored}</td><td class=\"num\">{s.not_scored}</td></tr>")
+    return (heading + intro + '<table><tr><th>#</th><th>Question</th><th>Max points</th><th>Mean score</th>'
+            '<th>Median</th><th>Answered</th><th>Unanswered</th><th>Scored</th><th>Not scored yet</th></tr>\n'
+            + "\n".join(rows) + "\n</table>")
 
 
 def messages_cell(groups: list[MessageGroup]) -> str:
@@ -401,16 +725,23 @@ def code_view(code: str, highlighted: list[int]) -> str:
 
 
 def report_html(grades: list, stats: list[CheckStats], result: similarity.SimilarityResult | None,
-                threshold: float | None) -> str:
+                threshold: float | None, notebook_stats: list[NotebookCheckStats] | None = None,
+                question_stats: list[QuestionStats] | None = None) -> str:
     header = "<h1>Class report</h1>\n"
     if not grades:
         return page(header + '<p class="lead">There is nothing to report: no submission was graded.</p>')
+    notebook_stats = notebook_statistics(grades) if notebook_stats is None else notebook_stats
+    question_stats = question_statistics(grades) if question_stats is None else question_stats
     trouble = not_graded_normally(grades)
     pairs = None if result is None else result.pairs
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
-                checks_section(stats), not_graded_section(trouble), shared_names_section(shared_names(grades)),
+                checks_section(stats), notebook_section(notebook_stats),
+                questions_section(question_stats, any_scored(grades)), not_graded_section(trouble),
+                shared_names_section(shared_names(grades)),
                 similarity_section(result, threshold, {g.file: g.authors for g in grades})]
-    lead = f'<p class="lead">{plural(len(grades), "submission")}, {len(TASKS)} tasks, {TOTAL_POINTS} points.</p>\n'
+    lead = (f'<p class="lead">{plural(len(grades), "submission")}; {GRADE_POINTS} points: the code {TOTAL_POINTS} '
+            f'({len(TASKS)} tasks), the notebook {NOTEBOOK_POINTS} ({len(NOTEBOOK_CHECKS)} checks), the answers '
+            f'{ANSWER_POINTS} ({len(QUESTIONS)} questions).</p>\n')
     return page(header + lead + "\n".join(sections))
 
 
@@ -425,13 +756,30 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
-def write_summary_csv(stats: list[CheckStats], path: Path) -> None:
+def number(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{round(value, digits):g}"
+
+
+def write_summary_csv(stats: list[CheckStats], path: Path, notebook_stats: list[NotebookCheckStats] = (),
+                      question_stats: list[QuestionStats] = ()) -> None:
+    """The code's checks (most failed first), the notebook's (alike), then the questions (worst answered
+    first), as on the page; a column that does not apply to a row is blank."""
+    blank_answers = [""] * 8  # answered ... median_share_of_max
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(SUMMARY_COLUMNS)
         for s in stats:
-            writer.writerow([s.name, s.task, s.description, s.failed, s.graded, f"{s.share:.4f}",
-                             spreadsheet_safe(s.messages[0].example) if s.messages else ""])
+            writer.writerow([spreadsheet_safe(s.name), s.task, spreadsheet_safe(s.description), s.failed, s.graded,
+                             f"{s.share:.4f}", spreadsheet_safe(s.messages[0].example) if s.messages else "",
+                             CODE, "", s.graded - s.failed, *blank_answers])
+        for s in notebook_stats:
+            writer.writerow([s.key, "", spreadsheet_safe(s.title), s.failed, s.teams, f"{s.share:.4f}",
+                             spreadsheet_safe(s.findings[0].example) if s.findings else "",
+                             NOTEBOOK, s.points, s.passed, *blank_answers])
+        for s in question_stats:
+            writer.writerow([s.key, "", spreadsheet_safe(f"{s.label}: {s.text}" if s.text else s.label), "", s.teams,
+                             "", "", QUESTION, s.points, "", s.answered, s.unanswered, s.scored, s.not_scored,
+                             number(s.mean), number(s.median), number(s.mean_share), number(s.median_share)])
 
 
 def write_similarity_csv(pairs: list[similarity.SimilarPair], path: Path) -> None:
@@ -471,6 +819,9 @@ def write_class_report(grades: list, sources: dict[str, Path], out: Path, simila
         compared = {g.file: Path(sources[g.file]) for g in grades if g.file in sources}
         result = similarity.find_similar(compared, similarity_threshold)
     stats = check_statistics(grades)
-    (out / "report.html").write_text(report_html(grades, stats, result, similarity_threshold), encoding="utf-8")
-    write_summary_csv(stats, out / "class_summary.csv")
+    notebook_stats = notebook_statistics(grades) if grades else []
+    question_stats = question_statistics(grades) if grades else []
+    (out / "report.html").write_text(report_html(grades, stats, result, similarity_threshold, notebook_stats,
+                                                 question_stats), encoding="utf-8")
+    write_summary_csv(stats, out / "class_summary.csv", notebook_stats, question_stats)
     write_similarity_csv([] if result is None else result.pairs, out / "similarity.csv")

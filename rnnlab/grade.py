@@ -23,8 +23,10 @@ import csv
 import json
 import multiprocessing
 import os
+import random
 import re
 import sys
+import tempfile
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ from rnnlab.class_report import add_report_arguments, plural, shared_names, spre
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
 from rnnjudge.session import printable
-from rnnlab.notebook import ANSWERED, NOTEBOOK_NAME, READ, NotebookReport, missing, read_notebook
+from rnnlab.notebook import ANSWERED, NOT_RERUN, NOTEBOOK_NAME, READ, NotebookReport, Rerun, missing, read_notebook
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -161,7 +163,8 @@ def notebook_findings(report: NotebookReport) -> dict[str, str]:
     holding = sum(holds for holds, _ in report.claims)
     return {"ran_in_order": "; ".join(report.order_problems) or "execution counts in order",
             "no_errors": "; ".join(report.errors) or "no error stored",
-            "claims_printed": (f"{holding} of {len(report.claims)} claims hold on your run" if report.claims
+            "claims_printed": (report.rerun.line if report.numbers_differ else
+                               f"{holding} of {len(report.claims)} claims hold on your run" if report.claims
                                else "no claim printed: run the experiment and the claims cell")}
 
 
@@ -315,6 +318,43 @@ def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: f
     return ordered
 
 
+def rerun_teams(grades: list[Grade], submissions: dict[str, Path], how_many: str, key: bytes, workers: int,
+                timeout: float, memory_mb: int, sandboxed: bool = True, progress: bool = True) -> None:
+    """``--rerun``: the experiment re-run on the code of ``how_many`` teams (a number, drawn at random
+    with the course secret as seed, so the same class draws the same teams; or ``all``) whose
+    notebook could be read; each verdict goes into the team's notebook report (``rnnlab.rerun``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rnnjudge.judge import UnreadableSubmission, submission_code
+    from rnnjudge.sandbox import Limits
+    from rnnlab.rerun import rerun_team
+    from tqdm.auto import tqdm
+
+    teams = [g for g in grades if g.notebook.status == READ]
+    if how_many != "all":
+        teams = sorted(random.Random(key).sample(teams, min(int(how_many), len(teams))), key=grades.index)
+    mode = "bwrap" if sandboxed else "none"
+    limits = Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5)
+
+    def one(grade: Grade) -> None:
+        try:
+            code = submission_code(submissions[grade.file])
+        except UnreadableSubmission as err:
+            grade.notebook.rerun = Rerun(NOT_RERUN, str(err))
+            return
+        with tempfile.TemporaryFile() as log:  # what the team's code printed: not shown (as the judge's worker)
+            grade.notebook.rerun = rerun_team(code, grade.notebook, mode, limits, timeout, log)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # each re-run waits on its sandboxed process
+        list(tqdm(pool.map(one, teams), total=len(teams), desc="re-running", unit="team", disable=not progress))
+
+
+def rerun_count(text: str) -> str:
+    if text == "all" or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError("give a number of teams (e.g. --rerun 10) or all")
+
+
 def note_shared_names(grades: list[Grade]) -> None:
     """A name in the AUTHORS of several submissions is noted on each of their rows (no points lost)."""
     for name, files in shared_names(grades).items():
@@ -376,6 +416,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     out = Path(args.out)
     grades = grade_all(submissions, key, args.workers, args.timeout, args.memory_mb,
                        sandboxed=not args.no_sandbox, progress=not args.no_progress)
+    if args.rerun:
+        rerun_teams(grades, submissions, args.rerun, key, args.workers, args.rerun_timeout, args.memory_mb,
+                    sandboxed=not args.no_sandbox, progress=not args.no_progress)
     if scores is not None:
         merge(grades, scores)
     write_outputs(grades, out)
@@ -425,6 +468,12 @@ def add_parser(sub) -> None:
     p.add_argument("--secret", metavar="FILE",
                    help="the course secret the hidden inputs derive from (default: $RNNJUDGE_SECRET, else "
                         "autograder/course.secret, which `rnnlab release` creates)")
+    p.add_argument("--rerun", type=rerun_count, metavar="N|all",
+                   help="re-run the lab's experiment on the code of N teams drawn at random (or all), in the sandbox, "
+                        "and compare the numbers their notebook printed: a notebook whose numbers this code does not "
+                        "give loses the points of 'claims printed' (about a minute a team at the lab's default size)")
+    p.add_argument("--rerun-timeout", type=float, default=1200.0,
+                   help="seconds per team's re-run (default 1200); one that does not finish is 'not re-run'")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--manual", metavar="SHEET",
                    help=f"merge the TA's points for the answers from this {SHEET_NAME} (refused, before any grading, "

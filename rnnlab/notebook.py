@@ -13,6 +13,7 @@ exception, and earns none of the notebook's points (``rnnlab.tasks.NOTEBOOK_CHEC
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -40,10 +41,30 @@ MIN_CLAIMS = 3  # the default experiment prints more; fewer is not its claims
 MAX_CLAIMS = 40  # the experiment prints 6
 CLAIM_CHARS = 400
 TABLE_ROWS = 20  # rows kept of a printed table (the lab's have 3 models)
+CONFIG_CHARS = 2000  # the printed LabConfig is about 400 characters
+DEVICE_LINE = re.compile(r"^data: .*, device (\S+)$")  # format_table's first line
+RAN_AS_LINE = re.compile(r"^ran as: (.*) \(precision x CPU threads\)$")
+RAN_AS_MODEL = re.compile(r"(.{1,40}) (bf16|fp32) x(\d{1,3})")
 ANSWER_CHARS = 20_000  # a long answer is a few thousand characters
 
 # Answer states
 ANSWERED, EMPTY, PLACEHOLDER, NOT_FOUND = "answered", "empty", "placeholder left unchanged", "question not found"
+# What a re-run of the team's code (``rnnlab.rerun``) made of the numbers printed
+REPRODUCED, DIFFERS, NOT_RERUN = "numbers reproduced", "numbers differ", "not re-run"
+
+
+@dataclass(frozen=True)
+class Rerun:
+    state: str  # REPRODUCED, DIFFERS or NOT_RERUN
+    detail: str = ""  # what differs (both values), or why not re-run
+
+    @property
+    def line(self) -> str:
+        if self.state == REPRODUCED:
+            return "numbers reproduced by a re-run of this code"
+        if self.state == DIFFERS:
+            return f"numbers differ from a re-run of this code: {self.detail}"
+        return f"not re-run: {self.detail}"
 
 
 @dataclass
@@ -66,6 +87,8 @@ class NotebookReport:
     claims: list[tuple[bool, str]] = field(default_factory=list)  # the experiment's, as printed: (holds, text)
     numbers: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> column -> value, as printed
     floor: str = ""  # the perplexity floor, as printed
+    run: dict = field(default_factory=dict)  # how the printed run ran (``run_record``)
+    rerun: Rerun | None = None  # ``rnnlab grade --rerun``'s verdict on the printed numbers, if re-run
     answers: dict[str, Answer] = field(default_factory=dict)  # question key -> answer
 
     @property
@@ -76,7 +99,12 @@ class NotebookReport:
     def passed(self) -> dict[str, bool]:
         """Each notebook check (``NOTEBOOK_CHECKS``) by key: passed or not."""
         return {"ran_in_order": self.ran_in_order, "no_errors": self.executed and not self.errors,
-                "claims_printed": self.printed_the_experiment}
+                "claims_printed": self.printed_the_experiment and not self.numbers_differ}
+
+    @property
+    def numbers_differ(self) -> bool:
+        """A re-run of the team's code did not give the numbers printed."""
+        return self.rerun is not None and self.rerun.state == DIFFERS
 
     @property
     def printed_the_experiment(self) -> bool:
@@ -99,7 +127,7 @@ class NotebookReport:
                  f"{len(self.errors)} error cell{'s' if len(self.errors) != 1 else ''}" if self.errors else "no error",
                  (f"claims printed: {sum(h for h, _ in self.claims)} of {len(self.claims)} hold" if self.claims
                   else "no claims printed")]
-        return "; ".join(parts)
+        return "; ".join(parts + ([self.rerun.line] if self.rerun else []))
 
 
     @property
@@ -175,7 +203,7 @@ def report_of_cells(cells: list[dict]) -> NotebookReport:
     printed = ["".join(text_of(o.get("text")) for o in cell_outputs if o.get("output_type") == "stream")
                for cell_outputs in outputs]
     report.claims = experiment_claims(printed)
-    report.numbers, report.floor = team_numbers(printed)
+    report.numbers, report.floor, report.run = team_numbers(printed)
     report.answers = answers_of("\n\n".join(text_of(c.get("source")) for c in cells
                                            if c.get("cell_type") in ("markdown", "raw")))
     return report
@@ -245,12 +273,13 @@ def printed_tables(text: str) -> list[dict[str, dict[str, str]]]:
     return tables
 
 
-def team_numbers(printed: list[str]) -> tuple[dict[str, dict[str, str]], str]:
+def team_numbers(printed: list[str]) -> tuple[dict[str, dict[str, str]], str, dict]:
     """The numbers the answers rest on, from the last results table printed (``format_table``): per
     model its recall accuracy, best validation perplexity and distance above the floor, and the
-    gradient that reaches the probed distance at initialisation and after training; and the floor."""
+    gradient that reaches the probed distance at initialisation and after training; the floor; and
+    how that run ran (``run_record``)."""
     numbers: dict[str, dict[str, str]] = {}
-    floor = ""
+    floor, run = "", {}
     for text in printed:
         if SWEEP_HEADER.search(text):
             continue
@@ -267,7 +296,38 @@ def team_numbers(printed: list[str]) -> tuple[dict[str, dict[str, str]], str]:
                 for column, value in cols.items():
                     if column.startswith("grad@"):
                         numbers.setdefault(model, {})[column] = value
-    return numbers, floor
+            run = run_record(text)
+    return numbers, floor, run
+
+
+def run_record(text: str) -> dict:
+    """What a re-run needs, from the cell that printed the results: the configuration (``print(cfg)``:
+    its fields as literals, or absent), the device, and each model's precision and CPU threads
+    (``lab_support.ran_as_line``): {"config": {...}, "device": "cpu", "ran_as": {model: (bf16, threads)}}."""
+    run: dict = {}
+    for line in text.splitlines():
+        if line.startswith("LabConfig(") and len(line) <= CONFIG_CHARS:
+            config = literal_fields(line)
+            if config is not None:
+                run["config"] = config
+        elif (device := DEVICE_LINE.match(line)):
+            run["device"] = device[1]
+        elif (ran_as := RAN_AS_LINE.match(line)):
+            models = [RAN_AS_MODEL.fullmatch(part) for part in ran_as[1].split(", ")]
+            if all(models):
+                run["ran_as"] = {m[1]: (m[2] == "bf16", int(m[3])) for m in models}
+    return run
+
+
+def literal_fields(call: str) -> dict | None:
+    """``Name(a=1, b='x', ...)`` -> {"a": 1, "b": "x"}: literals only (a printed dataclass), else None."""
+    try:
+        tree = ast.parse(call, mode="eval").body
+        if not isinstance(tree, ast.Call) or tree.args:
+            return None
+        return {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords if kw.arg}
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 def answers_of(markdown: str) -> dict[str, Answer]:

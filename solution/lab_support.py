@@ -667,6 +667,13 @@ def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
 
 
+def ran_as_line(results: dict) -> str:
+    """How each model ran, on one line: what the course reads to re-run your experiment on your code."""
+    runs = ", ".join(f"{MODEL_SHORT[name]} {'bf16' if results['bf16'][name] else 'fp32'} x{r['threads']}"
+                     for name, r in results["models"].items())
+    return f"ran as: {runs} (precision x CPU threads)"
+
+
 def format_table(results: dict) -> str:
     """Two plain-text tables (training, gradients), one row a model, each under 100 characters wide."""
     models = results["models"]
@@ -688,6 +695,7 @@ def format_table(results: dict) -> str:
         f"data: {results['data']}, vocabulary {results['vocab_size']}, device {results['device']}",
         note("models: " + "; ".join(f"{MODEL_SHORT[name]} = {MODEL_LABELS[name]}"
                                     + (" [bfloat16]" if results["bf16"][name] else "") for name in models)),
+        *([ran_as_line(results)] if all("threads" in r for r in models.values()) else []),
         *text_table(["model", "steps", "time s", "best val ppl", "vs floor", "last third", "recall acc"], training),
         note(f"vs floor: best validation perplexity above the floor{floor_note}; last third: change of "
              "validation perplexity over the last third of training."),

@@ -39,6 +39,43 @@ EVAL_DEF = "def evaluate(model: nn.Module"
 GTT_START = "    captured = []"
 GTT_RETURN = "    return norms.flip(0)  # k = T-1-t"
 GTT_DEF = "def gradient_through_time(model: nn.Module"
+# Whole task bodies, for variants that rewrite a task from scratch.
+RNN_BODY = """        B, T = x.shape
+        e = self.emb(x)  # (B, T, E)
+        h = e.new_zeros(B, self.hidden_dim) if h0 is None else h0  # (B, H)
+        states = []
+        for t in range(T):
+            h = self.rnn_cell(e[:, t], h)  # (B, H)
+            states.append(h)
+        hs = torch.stack(states, dim=1)  # (B, T, H)
+        return self.fc(hs), h  # decode all steps at once: (B, T, V)
+"""
+EVAL_BODY = """    total_loss, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for x, y in data_loader:
+            logits, _ = model(x)
+            total_loss += lm_loss(logits, y, ignore_index=pad_id, reduction="sum").item()
+            total_tokens += int((y != pad_id).sum())
+    model.train(was_training)
+"""
+NORM_BODY = """    total = 0.0
+    for name, p in model.named_parameters():
+        if "weight_hh" in name and p.grad is not None:
+            total += p.grad.detach().double().pow(2).sum().item()
+    return math.sqrt(total)
+"""
+GTT_BODY = """    captured = []
+    handle = model.emb.register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        logits, _ = model(x)
+    finally:
+        handle.remove()
+    e = captured[0]  # (B, T, E)
+    last_loss = lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)
+    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)
+    norms = grad_e.detach().pow(2).sum(dim=(0, 2)).sqrt()  # (T,), t = 0 .. T-1
+    return norms.flip(0)  # k = T-1-t
+"""
 
 # name -> (task that must lose points, edits)
 BUGGY = {
@@ -166,6 +203,152 @@ CORRECT = {
         "    last_loss = lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)\n",
         "    last_y = y[:, -1]\n    keep = last_y != pad_id\n"
         "    last_loss = F.cross_entropy(logits[:, -1][keep], last_y[keep])\n")],
+    # Models written in other styles: the loop time-first, torch.unbind over time, the input term hoisted out
+    # of the loop, PyTorch's fused tanh RNN on rnn_cell's own weights, an explicit zero LSTM state.
+    "rnn_time_major_loop": [(RNN_BODY, """        e = self.emb(x).transpose(0, 1)  # time first: (T, B, E)
+        h = e.new_zeros(e.size(1), self.hidden_dim) if h0 is None else h0
+        hs = []
+        for e_t in e:  # a tensor iterates over its first axis: one (B, E) step at a time
+            h = self.rnn_cell(e_t, h)
+            hs.append(h)
+        logits = self.fc(torch.stack(hs))  # (T, B, V)
+        return logits.permute(1, 0, 2), h
+""")],
+    "rnn_unbind_over_time": [(RNN_BODY, """        e = self.emb(x)
+        h = h0 if h0 is not None else torch.zeros(x.size(0), self.hidden_dim, dtype=e.dtype, device=x.device)
+        outputs = []
+        for e_t in torch.unbind(e, dim=1):
+            h = self.rnn_cell(e_t, h)
+            outputs.append(h)
+        return self.fc(torch.stack(outputs, dim=1)), h
+""")],
+    "rnn_input_projection_hoisted": [(RNN_BODY, """        B, T = x.shape
+        cell = self.rnn_cell
+        xw = F.linear(self.emb(x), cell.weight_ih, cell.bias_ih)  # every step's input term at once: (B, T, H)
+        h = xw.new_zeros(B, self.hidden_dim) if h0 is None else h0
+        states = []
+        for t in range(T):
+            h = torch.tanh(xw[:, t] + F.linear(h, cell.weight_hh, cell.bias_hh))  # what RNNCell computes
+            states.append(h)
+        return self.fc(torch.stack(states, dim=1)), h
+""")],
+    "rnn_fused_rnn_tanh_time_major": [(RNN_BODY, """        e = self.emb(x).transpose(0, 1)  # nn.RNN's default layout: (T, B, E)
+        h = e.new_zeros(1, e.size(1), self.hidden_dim) if h0 is None else h0.unsqueeze(0)
+        c = self.rnn_cell
+        out, h_n = torch.rnn_tanh(e, h, [c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh], True, 1, 0.0,
+                                  self.training, False, False)  # the kernel nn.RNN calls, batch_first=False
+        return self.fc(out.transpose(0, 1)), h_n[0]
+""")],
+    "lstm_explicit_zero_state": [(LSTM_RUN, """        e = self.emb(x)
+        if state is None:
+            zeros = e.new_zeros(1, x.size(0), self.lstm.hidden_size)
+            state = (zeros, zeros.clone())
+        out, (h_n, c_n) = self.lstm(e, state)
+""")],
+    # The padded loss without a data-dependent operation: gather on targets made safe by a clamp, then a
+    # multiplicative mask or torch.where (a pad id outside [0, V) must never index).
+    "loss_log_softmax_gather_clamp": [(LOSS_CALL, """    logp = F.log_softmax(logits.reshape(-1, V), dim=-1)  # (B*T, V)
+    tgt = targets.reshape(-1)
+    mask = (tgt != ignore_index).to(logp.dtype)
+    picked = logp.gather(1, tgt.clamp(0, V - 1).unsqueeze(1)).squeeze(1)  # pad ids clamped into range, then masked
+    total = -(picked * mask).sum()
+    return total if reduction == "sum" else total / mask.sum()""")],
+    "loss_logsumexp_where_clamp": [(LOSS_CALL, """    keep = targets != ignore_index  # (B, T)
+    safe = targets.clamp(min=0, max=V - 1)
+    nll = logits.logsumexp(dim=-1) - logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (B, T), no reshape
+    nll = torch.where(keep, nll, torch.zeros_like(nll))
+    return nll.sum() if reduction == "sum" else nll.sum() / keep.sum()""")],
+    # evaluate in other styles: inference_mode with the mode restored in a finally, exact float sums over
+    # the batches, a float64 cross-entropy of its own, every submodule's mode saved and restored.
+    "eval_inference_mode_in_finally": [(EVAL_BODY, """    total_loss, total_tokens = 0.0, 0
+    try:
+        with torch.inference_mode():
+            for x, y in data_loader:
+                logits, _ = model(x)
+                total_loss += lm_loss(logits, y, ignore_index=pad_id, reduction="sum").item()
+                total_tokens += int((y != pad_id).sum())
+    finally:
+        model.train(was_training)
+""")],
+    "eval_fsum_of_batch_sums": [(EVAL_BODY, """    per_batch = []  # (summed loss, non-pad targets) of each batch
+    with torch.no_grad():
+        for x, y in data_loader:
+            logits, _ = model(x)
+            n = int(y.ne(pad_id).sum())
+            per_batch.append((float(lm_loss(logits, y, ignore_index=pad_id, reduction="sum")), n))
+    model.train(was_training)
+    total_loss = math.fsum(loss for loss, _ in per_batch)  # exact sum of the batch sums
+    total_tokens = sum(n for _, n in per_batch)
+""")],
+    "eval_float64_own_cross_entropy": [(EVAL_ACC, """            V = logits.size(-1)
+            nll = F.cross_entropy(logits.reshape(-1, V).double(), y.reshape(-1), ignore_index=pad_id,
+                                  reduction="sum")
+            total_loss += nll.item()
+            total_tokens += y.ne(pad_id).sum().item()""")],
+    "eval_restores_each_submodule_mode": [
+        (EVAL_START, "    modes = [(m, m.training) for m in model.modules()]"),
+        ("    model.train(was_training)\n", "    for m, mode in modes:\n        m.training = mode\n")],
+    # The recurrent gradient norm through PyTorch's norm functions (per-tensor norms, then their norm).
+    "norm_foreach_norm": [(NORM_BODY, """    grads = [p.grad for name, p in model.named_parameters() if "weight_hh" in name and p.grad is not None]
+    if not grads:
+        return 0.0
+    per_tensor = torch._foreach_norm(grads)  # one 2-norm per tensor, as clip_grad_norm_ does
+    return torch.linalg.vector_norm(torch.stack(per_tensor)).item()
+""")],
+    "norm_vector_norm_float64": [(NORM_BODY, """    grads = [p.grad.detach() for name, p in model.named_parameters() if "weight_hh" in name and p.grad is not None]
+    if len(grads) == 0:
+        return 0.0
+    norms = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads])
+    return float(torch.linalg.vector_norm(norms))
+""")],
+    "norm_get_total_norm": [(NORM_BODY, """    grads = [p.grad for name, p in model.named_parameters() if "weight_hh" in name and p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads, norm_type=2.0).item() if grads else 0.0
+""")],
+    "norm_clip_grad_norm_without_limit": [(NORM_BODY, """    params = [p for name, p in model.named_parameters() if "weight_hh" in name and p.grad is not None]
+    # an infinite max_norm scales every gradient by exactly 1.0: the .grad values stay as they were
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm=float("inf")))
+""")],
+    # gradient_through_time without capturing the embedding output: a hook that swaps in a detached leaf,
+    # torch.func.grad on the course's lm_loss through a hook that feeds its argument in (the judge's
+    # stand-in for lm_loss must read the logits torch.func wraps), .grad saved and put back around backward().
+    "gtt_hook_returns_leaf": [(GTT_BODY, """    leaves = []
+
+    def swap_in_leaf(module, inputs, output):
+        leaf = output.detach().requires_grad_()  # the graph of the loss now starts at the embedding output
+        leaves.append(leaf)
+        return leaf
+
+    handle = model.emb.register_forward_hook(swap_in_leaf)
+    try:
+        logits, _ = model(x)
+    finally:
+        handle.remove()
+    last_loss = lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)
+    (grad_e,) = torch.autograd.grad(last_loss, leaves[0])
+    norms = torch.linalg.vector_norm(grad_e, dim=(0, 2))  # (T,)
+    return norms[torch.arange(x.size(1) - 1, -1, -1, device=norms.device)]
+""")],
+    "gtt_func_grad_lm_loss": [(GTT_BODY, """    def last_step_loss(e):
+        handle = model.emb.register_forward_hook(lambda module, inputs, output: e)  # the model reads e
+        try:
+            logits, _ = model(x)
+        finally:
+            handle.remove()
+        return lm_loss(logits[:, -1:], y[:, -1:], ignore_index=pad_id)
+
+    grad_e = torch.func.grad(last_step_loss)(model.emb(x).detach())  # (B, T, E)
+    return grad_e.norm(dim=(0, 2)).flip(0)
+""")],
+    "gtt_backward_then_grads_restored": [(GTT_GRAD, """    params = list(model.parameters())
+    saved = [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    e.retain_grad()
+    last_loss.backward()
+    grad_e = e.grad
+    for p, g in zip(params, saved):  # put back what the caller had
+        p.grad = g
+""")],
 }
 
 FUTURE = "from __future__ import annotations\n"

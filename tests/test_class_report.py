@@ -1,7 +1,8 @@
 """The class report (rnnlab.class_report) and its copy detection (rnnlab.similarity).
 
 Grades are built here (``FakeGrade`` has the attributes the report reads); the submissions are
-real files made from tests/submission_bank.py.
+real files made from tests/submission_bank.py, the teams' notebooks real ones as students save them
+(tests/student_notebooks.py), read by rnnlab.notebook.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab import similarity
+from rnnlab import class_report, similarity
 from rnnlab.class_report import add_report_arguments, message_key, write_class_report
-from rnnlab.tasks import TASKS
+from rnnlab.notebook import READ, NotebookReport, missing, read_notebook
+from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, QUESTIONS, TASKS
 from submission_bank import BUGGY, CORRECT, SOLUTION, apply_edits
 
 # ----------------------------------------------------------------------------
@@ -42,6 +44,8 @@ class FakeGrade:
     status: str = "graded"
     checks: dict = field(default_factory=dict)
     authors: list[str] = field(default_factory=list)
+    notebook: NotebookReport = field(default_factory=lambda: missing("not read"))
+    manual: dict[str, float | None] = field(default_factory=lambda: {q.key: None for q in QUESTIONS})
 
     @property
     def total(self) -> float:
@@ -325,7 +329,9 @@ def test_checks_ranked_by_failures_with_grouped_messages(tmp_path):
     ]
     report = make_report(tmp_path, grades, {}, threshold=None)
 
-    ranking = [(r["check"], int(r["failed"]), int(r["graded"]), float(r["share"])) for r in report.summary]
+    ranking = [(r["check"], int(r["failed"]), int(r["graded"]), float(r["share"])) for r in report.summary
+               if r["part"] == "code"]
+    assert [r["part"] for r in report.summary] == ["code"] * 4 + ["notebook"] * 3 + ["question"] * 6
     assert ranking == [("task4_token_weighted", 4, 6, 0.6667), ("task3_reference", 2, 4, 0.5),  # ties: higher share
                        ("task5_reference", 2, 6, 0.3333), ("task4_no_side_effects", 0, 4, 0.0)]
     assert report.summary[0]["description"] == CHECKS["task4_token_weighted"][1]
@@ -382,7 +388,180 @@ def test_submissions_not_graded_normally_are_listed_with_their_status(tmp_path):
     report = make_report(tmp_path, grades, {}, threshold=None)
     rows = report.page.tables["not-graded"][1:]
     assert [(r[0], r[1]) for r in rows] == sorted(odd.items())
-    assert all(int(r["graded"]) == 3 for r in report.summary)  # the timed-out one has no checks
+    assert all(int(r["graded"]) == 3 for r in report.summary if r["part"] == "code")  # the timed-out one has no checks
+    assert all(int(r["graded"]) == 4 for r in report.summary if r["part"] != "code")  # but a notebook, read or not
+
+
+# ----------------------------------------------------------------------------
+# The notebook and the answers
+# ----------------------------------------------------------------------------
+
+SINGLE_FILE = "no notebook: a single-file submission (only a team's folder holds lab.ipynb)"
+OUT_OF_ORDER = "code cell 5 (In [5]) ran before code cell 4 (In [6]) above it"
+NO_CLAIM = "no claim printed: the experiment's claims cell was not run"
+NEVER_RUN = "never run (no code cell has an execution count)"
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> dict[str, NotebookReport]:
+    """Teams' lab.ipynb as students save them, read as the grader reads them: name -> report."""
+    import student_notebooks as sn  # imports solution/lab_support (on the path in the tests)
+
+    folder = tmp_path_factory.mktemp("notebooks")
+    counts = list(range(1, len(sn.code_cells(sn.template())) + 1))
+    swapped_3_5, swapped_1_2 = list(counts), list(counts)
+    swapped_3_5[3], swapped_3_5[5] = counts[5], counts[3]
+    swapped_1_2[1], swapped_1_2[2] = counts[2], counts[1]
+    saved = {
+        "full": sn.answered(sn.run(sn.template())),  # every check passed, every question answered
+        "no_q3": sn.answered(sn.run(sn.template()), {n: sn.ANSWERS[n] for n in (1, 2, 4, 5, 6)}),
+        "out_of_order": sn.answered(sn.run(sn.template(), swapped_3_5)),
+        "out_of_order_2": sn.answered(sn.run(sn.template(), swapped_1_2)),
+        "error_3": sn.answered(sn.run(sn.template(), error_in=3), {1: "Half done."}),
+        "error_5": sn.answered(sn.run(sn.template(), error_in=5), {1: "Half done."}),
+        "never_run": sn.template(),
+    }
+    reports = {name: read_notebook(sn.write(nb, folder / name)) for name, nb in saved.items()}
+    (folder / "broken").mkdir()
+    (folder / "broken" / "lab.ipynb").write_text('{"cells": [')  # a merge conflict, say
+    reports["broken"] = read_notebook(folder / "broken" / "lab.ipynb")
+    reports["single_file"] = read_notebook(None)
+    assert reports["single_file"].status == SINGLE_FILE and "not valid JSON" in reports["broken"].status
+    assert reports["out_of_order"].order_problems == [OUT_OF_ORDER]
+    return reports
+
+
+def team(name: str, notebook: NotebookReport, scores: tuple | None = None) -> FakeGrade:
+    """A team with full code points, this notebook and the TA's points for Q1..Q6 (None: not merged)."""
+    grade = make_grade(f"{name}/rnn_lm.py")
+    grade.notebook = notebook
+    if scores is not None:
+        grade.manual = {q.key: points for q, points in zip(QUESTIONS, scores, strict=True)}
+    return grade
+
+
+def rows_of_part(report: Report, part: str) -> dict[str, dict]:
+    return {r["check"]: r for r in report.summary if r["part"] == part}
+
+
+@pytest.fixture
+def figures(monkeypatch) -> dict[str, list]:
+    """What the page's two figures plot: each histogram of the score figure (title, percents) and
+    each bar chart of the per-part figure (title, points)."""
+    drawn: dict[str, list] = {"histograms": [], "bars": []}
+    histogram, points_bars = class_report.histogram, class_report.points_bars
+
+    def recording_histogram(ax, percents, title):
+        drawn["histograms"].append((title, [round(p, 2) for p in percents]))
+        histogram(ax, percents, title)
+
+    def recording_bars(ax, values, points, title):
+        drawn["bars"].append((title, list(values)))
+        points_bars(ax, values, points, title)
+
+    monkeypatch.setattr(class_report, "histogram", recording_histogram)
+    monkeypatch.setattr(class_report, "points_bars", recording_bars)
+    return drawn
+
+
+def test_notebook_checks_count_the_teams_that_passed_with_the_common_findings(tmp_path, notebooks):
+    grades = [team(name, nb) for name, nb in notebooks.items()]
+    report = make_report(tmp_path, grades, {}, threshold=None)
+
+    rows = rows_of_part(report, "notebook")
+    assert [r["check"] for r in report.summary if r["part"] == "notebook"] == [c.key for c in NOTEBOOK_CHECKS]
+    counts = {key: (int(r["passed"]), int(r["failed"]), int(r["graded"]), r["share"], r["max_points"])
+              for key, r in rows.items()}
+    # 9 teams: full and no_q3 pass everything; run out of order: only ran_in_order fails; an error
+    # cell: no_errors and claims_printed fail; never run, not JSON, a single file: everything fails.
+    assert counts == {"ran_in_order": (4, 5, 9, "0.5556", "2"), "no_errors": (4, 5, 9, "0.5556", "1"),
+                      "claims_printed": (4, 5, 9, "0.5556", "2")}
+    assert rows["ran_in_order"]["most_frequent_message"] == OUT_OF_ORDER  # 2 teams, cells differ
+    assert rows["no_errors"]["most_frequent_message"] == \
+        "code cell 3: NotImplementedError: Task 1: implement VanillaRNNLM"
+    assert rows["claims_printed"]["most_frequent_message"] == NO_CLAIM
+    assert rows["claims_printed"]["description"] == NOTEBOOK_CHECKS[2].title and rows["claims_printed"]["task"] == ""
+
+    table = report.page.tables["notebook"]
+    assert table[0] == ["#", "Check", "Points", "Failed", "Passed", "Most frequent findings"]
+    first = table[1]
+    assert first[:5] == ["1", f"{NOTEBOOK_CHECKS[0].title} ran_in_order", "2", "5 / 9 56%", "4"]
+    # the 2 runs out of order (other cells, one group), then the rest (3 groups shown a check)
+    assert first[5] == (f"2× {OUT_OF_ORDER} 1× {notebooks['broken'].status} 1× {NEVER_RUN} "
+                        "and 1 other failure (1 other message)")
+    assert table[3][5].startswith(f"2× {NO_CLAIM}")
+
+
+def test_questions_worst_answered_first_with_the_tas_scores(tmp_path, notebooks, figures):
+    # The TA's points for Q1..Q6; an answer left as the placeholder or not found was pre-filled with 0.
+    grades = [team("t1", notebooks["full"], (5, 4, 1, 3, 5, 4)),
+              team("t2", notebooks["no_q3"], (5, 4, 0, 3, 5, 5)),  # Q3 left as the placeholder
+              team("t3", notebooks["full"], (5, 5, 2, 3, None, 5)),  # Q5 not scored yet
+              team("t4", notebooks["single_file"], (0, 0, 0, 0, 0, 0))]  # no notebook: no answer
+    report = make_report(tmp_path, grades, {}, threshold=None)
+
+    # Mean share of the points: Q1 15/20, Q2 13/20, Q3 3/20, Q4 9/20, Q5 10/15, Q6 14/20.
+    table = report.page.tables["questions"]
+    assert table[0] == ["#", "Question", "Max points", "Mean score", "Median", "Answered", "Unanswered", "Scored",
+                        "Not scored yet"]
+    assert [row[1].split()[0] for row in table[1:]] == ["Q3", "Q4", "Q2", "Q5", "Q6", "Q1"]
+    q3 = table[1]
+    assert q3[0] == "1" and q3[1].startswith("Q3 The original version of this lab")
+    assert q3[2:] == ["5", "15% 0.75 / 5", "0.5 / 5", "2", "2 placeholder left unchanged: 1; question not found: 1",
+                      "4", "0"]
+    assert table[4][2:] == ["5", "67% 3.33 / 5", "5 / 5", "3", "1 question not found", "3", "1"]  # Q5
+    assert "1 answer not scored yet" in "".join(report.page.text)
+
+    rows = rows_of_part(report, "question")
+    assert [r["check"] for r in report.summary if r["part"] == "question"] == ["q3", "q4", "q2", "q5", "q6", "q1"]
+    numbers = ("graded", "max_points", "answered", "unanswered", "scored", "not_scored", "mean_points",
+               "median_points", "mean_share_of_max", "median_share_of_max")
+    assert [rows["q3"][k] for k in numbers] == ["4", "5", "2", "2", "4", "0", "0.75", "0.5", "0.15", "0.1"]
+    assert [rows["q5"][k] for k in numbers] == ["4", "5", "3", "1", "3", "1", "3.3333", "5", "0.6667", "1"]
+    assert [rows["q1"][k] for k in numbers] == ["4", "5", "3", "1", "4", "0", "3.75", "5", "0.75", "1"]
+    assert rows["q3"]["description"].startswith("Q3: The original version")
+    assert all(rows[q][k] == "" for q in rows for k in ("failed", "share", "most_frequent_message", "passed"))
+
+    # The distributions cover the whole grade: answers t1 22, t2 22, t3 20, t4 0 of 30; notebooks 5, 5, 5, 0.
+    histograms = dict(figures["histograms"])
+    assert list(histograms) == ["Code (100 pts, 4 submissions)", "Notebook (5 pts)",
+                                "Answers (30 pts; answers not scored yet count 0: 1 team)",
+                                "Whole grade (135 pts) (answers not scored yet count 0)"]
+    assert histograms["Notebook (5 pts)"] == [100, 100, 100, 0]
+    assert histograms["Answers (30 pts; answers not scored yet count 0: 1 team)"] == [73.33, 73.33, 66.67, 0]
+    whole = [round(100 * p / GRADE_POINTS, 2) for p in (127, 127, 125, 100)]
+    assert histograms["Whole grade (135 pts) (answers not scored yet count 0)"] == whole
+    bars = dict(figures["bars"])
+    assert len(bars) == len(TASKS) + 1 + len(QUESTIONS)
+    assert bars["Notebook (5 pts, 3 checks)"] == [5, 5, 5, 0]
+    assert bars["Q3 (5 pts): 2 of 4 answered"] == [1, 0, 2, 0]
+    assert bars["Q5 (5 pts): 3 of 4 answered"] == [5, 5, None, 0]
+    boxes = "".join(report.page.text)
+    assert "16.0 / 30mean answers score (1 team not fully scored)" in boxes
+    assert "119.8 / 135mean grade (answers not scored yet count 0)" in boxes
+
+
+def test_without_manual_scores_the_questions_are_not_scored_yet(tmp_path, notebooks, figures):
+    grades = [team("full", notebooks["full"]), team("no_q3", notebooks["no_q3"]),
+              team("never_run", notebooks["never_run"]), team("single", notebooks["single_file"])]
+    report = make_report(tmp_path, grades, {}, threshold=None)
+
+    section = report.html.split('<h2 id="questions">')[1].split("<h2")[0]
+    assert "The questions are not scored yet: no TA scores were merged" in section
+    table = report.page.tables["questions"]
+    # Listed by how many left them unanswered: Q3 by 3 teams, every other question by 2.
+    assert [row[1].split()[0] for row in table[1:]] == ["Q3", "Q1", "Q2", "Q4", "Q5", "Q6"]
+    assert table[1][2:] == ["5", "not scored yet", "–", "1", "3 placeholder left unchanged: 2; question not found: 1",
+                            "0", "4"]
+    assert all(row[3] == "not scored yet" and row[5] == "2" and row[7:] == ["0", "4"] for row in table[2:])
+
+    rows = rows_of_part(report, "question")
+    assert {q: (r["answered"], r["unanswered"], r["scored"], r["not_scored"], r["mean_points"], r["mean_share_of_max"])
+            for q, r in rows.items()} == {"q3": ("1", "3", "0", "4", "", ""),
+                                          **{q.key: ("2", "2", "0", "4", "", "") for q in QUESTIONS if q.key != "q3"}}
+    assert "not scored yetmean answers score" in "".join(report.page.text)
+    assert "Answers" not in "".join(title for title, _ in figures["histograms"])  # its panel says not scored
+    assert dict(figures["bars"])["Q3 (5 pts): 1 of 4 answered"] == [None] * 4
 
 
 # ----------------------------------------------------------------------------
@@ -571,14 +750,21 @@ def test_submission_text_is_escaped(tmp_path):
     grades = [make_grade("<script>x.py", {"task5_reference": "got <script>alert(2)</script>"},
                          status="crashed while loading: <script>alert(3)</script>"), make_grade("copy.py")]
     grades[0].authors, grades[1].authors = ["<script>alert(4)</script>", "Ada"], ["Bob"]
+    # What a notebook stored (an error's text) and a status quoting the file reach the page and the CSV.
+    grades[0].notebook = NotebookReport(status=READ, executed=True,
+                                        errors=["code cell 2: ValueError: <script>alert(5)</script>"])
+    grades[1].notebook = missing('=HYPERLINK("x") <script>alert(6)</script>')
     report = make_report(tmp_path / "out", grades, sources)
     assert len(report.pairs) == 1
     assert "<script" not in report.html.lower()
     assert not [tag for tag, _ in report.page.tags if tag in ("script", "iframe", "object", "embed")]
     text = "".join(report.page.text)
     for shown in ("<script>alert(1)</script>", "<script>alert(2)</script>", "<script>alert(3)</script>",
-                  "<script>x.py", "<script>alert(4)</script>; Ada"):
+                  "<script>x.py", "<script>alert(4)</script>; Ada", "ValueError: <script>alert(5)</script>",
+                  '=HYPERLINK("x") <script>alert(6)</script>'):
         assert shown in text
+    assert rows_of_part(report, "notebook")["no_errors"]["most_frequent_message"] == \
+        '\'=HYPERLINK("x") <script>alert(6)</script>'
     # The authors stand next to each submission of a similar pair, and of the not graded normally.
     assert '<h3>copy.py</h3><div class="muted">Bob</div>' in report.html
     assert report.html.count("&lt;script&gt;alert(4)&lt;/script&gt;; Ada") == 2

@@ -253,6 +253,15 @@ def op_lm_loss(header, arrays, objects):
     return reply, out
 
 
+def values_of(t: torch.Tensor) -> np.ndarray:
+    """The numbers of ``t`` as float64, also inside a ``torch.func`` transform (``grad``, ``vjp``), whose
+    tensors wrap the real one and have no storage of their own."""
+    while torch._C._functorch.is_functorch_wrapped_tensor(t):
+        t = torch._C._functorch.get_unwrapped(t)
+    with torch._C._DisableFuncTorch():
+        return t.detach().double().numpy().copy()
+
+
 def install_judged_loss(header: dict, arrays: dict) -> None:
     """Tasks 4 and 6 run with the judge's ``lm_loss`` (in this child only), so a Task 3 bug costs
     Task 3 only. It computes no loss: for each call the check expects it holds the targets and the
@@ -275,7 +284,7 @@ def install_judged_loss(header: dict, arrays: dict) -> None:
         if not expected:
             raise ValueError(f"lm_loss was called on targets (ignore_index={ignore_index}) that the check did not expect")
         for case in expected:  # batches may share their targets (all padding, say), never their logits
-            key = logit_key(flat.detach().double().numpy(), case["usable"], case["salt"]) \
+            key = logit_key(values_of(flat), case["usable"], case["salt"]) \
                 if tuple(flat.shape) == case["usable"].shape else b""
             if not opens(key, case["id"]):
                 continue
