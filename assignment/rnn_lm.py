@@ -254,7 +254,9 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = PAD
 
     Returns:
     - a scalar tensor, differentiable with respect to ``logits`` (no ``.item()``
-      or ``.detach()``: training calls ``.backward()`` on it).
+      or ``.detach()``: training calls ``.backward()`` on it). For bfloat16
+      logits (the lab trains its LSTMs under bfloat16 autocast) a bfloat16 or a
+      float32 loss is as good: it is compared at bfloat16's precision.
 
     The grader always gives at least one non-pad target. With none, the mean is
     undefined: NaN (what ``F.cross_entropy`` returns) is fine, and so is an error.
@@ -323,6 +325,9 @@ def l2_grad_norm_recurrent(model: nn.Module) -> float:
       gradient, all entries together (not a sum of per-parameter norms); 0.0 if
       none has a gradient or the model has no such parameter.
 
+    A parameter shared under several names counts once, under the name
+    ``model.named_parameters()`` gives it (the lab's models share none).
+
     Leaves every ``.grad`` as it was.
     """
     # TODO: loop over model.named_parameters(), keep "weight_hh" parameters with a .grad,
@@ -354,8 +359,9 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     - pad_id: last-step targets equal to it are ignored.
 
     Returns:
-    - g: (T,) float tensor, ``g[0]`` the last step's own input (k = 0),
-      ``g[T-1]`` the first input's: reversed time order.
+    - g: (T,) float tensor (float32, or float64 if you compute in it) on the
+      device of ``x``, ``g[0]`` the last step's own input (k = 0), ``g[T-1]``
+      the first input's: reversed time order.
 
     Leaves every parameter's ``.grad`` as it was (``torch.autograd.grad`` does;
     ``L_T.backward()`` would fill them), and leaves no hook on the model (a hook

@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -52,6 +53,11 @@ def share_of_tolerance(kind: str, model: str, a: float, b: float) -> float:
     return min(shares) if shares else float("inf")
 
 
+def tolerances_in_force() -> dict:
+    return {**{kind: dataclasses.asdict(tol) for kind, tol in TOLERANCES.items()},
+            "rnn grad trained": dataclasses.asdict(RNN_TRAINED_GRADIENT)}
+
+
 def run(cfg) -> tuple[dict, float]:
     start = time.perf_counter()
     results = lab_support.run_experiment(cfg, progress=False)
@@ -62,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="LAB_QUICK's size (seconds, for a smoke run)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # run it alone: what else ran, as the 1-minute load average
     base = lab_support.LabConfig(**(QUICK if args.quick else {}), device="cpu")
     ways = {"1 thread": dataclasses.replace(base, threads=1), "2 threads": dataclasses.replace(base, threads=2),
             "1 thread, float32": dataclasses.replace(base, threads=1, bf16=False),
@@ -96,9 +103,9 @@ def main() -> None:
     out = REPO / "benchmarks" / "results" / "rerun.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}", "size": "quick" if args.quick else "default", "moves": moves,
-        "worst_share": worst, "rerun_seconds": rerun_seconds, "rerun_verdict": verdict.line,
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "load_before": load_before, "size": "quick" if args.quick else "default", "moves": moves,
+        "worst_share": worst, "tolerances": tolerances_in_force(), "rerun_seconds": rerun_seconds, "rerun_verdict": verdict.line,
         "bf16": reference["bf16"]}, indent=1))
     print(f"wrote {out}")
 

@@ -52,19 +52,24 @@ class Tolerance:
         return self.factor > 1 and printed > 0 and rerun > 0 and max(printed / rerun, rerun / printed) <= self.factor
 
 
-# Chosen from benchmarks/bench_rerun.py (results in benchmarks/results/rerun.json): the same code
-# re-run with another thread count or precision, which changes float32 rounding as another
-# machine would, moves each number by less than a half of these; a number edited to change what
-# the table says moves by more. The vanilla RNN's training is chaotic in rounding: its gradient at
-# the name after training moved by a factor of 100 between 1 and 2 threads, so that number is
-# compared in the RNN row only to tell a gradient that vanished from one that did not.
+# Chosen from benchmarks/bench_rerun.py (its figures: benchmarks/results/rerun.json). Re-run with
+# the thread count and precision the notebook recorded, on the same machine, the lab repeats every
+# number exactly. Another machine or PyTorch version rounds differently; the benchmark stands in for
+# that by changing the thread count (1 to 2) and the precision (the LSTMs' bfloat16 to float32), and
+# each tolerance is about twice the largest move it measured:
+# - best validation perplexity: the vanilla RNN's moved 2.3% (its training is chaotic in rounding);
+# - the gradient at the name after training: the LSTMs' moved by a factor of 2.1, the RNN's by 110,
+#   so in the RNN's row that number only tells a gradient that vanished from one that did not;
+# - recall accuracy and the gradient at the name at initialisation (no training yet) hardly moved.
+# An edit that changes what the table says (a recall of 0.95 for a model at chance, a perplexity at
+# the floor) moves a number by far more.
 TOLERANCES = {
     "recall": Tolerance(absolute=0.03),
-    "best val ppl": Tolerance(relative=0.03),
-    "grad init": Tolerance(relative=0.02),  # before training: no chaos, only the printed rounding
-    "grad trained": Tolerance(relative=0.05, factor=3.0),
+    "best val ppl": Tolerance(relative=0.05),
+    "grad init": Tolerance(relative=0.02),  # before training: only the printed rounding (3 digits)
+    "grad trained": Tolerance(relative=0.05, factor=5.0),
 }
-RNN_TRAINED_GRADIENT = Tolerance(factor=1e3)
+RNN_TRAINED_GRADIENT = Tolerance(factor=1e5)
 SHOWN = {"recall": "{:.3f}", "best val ppl": "{:.2f}", "grad init": "{:.2e}", "grad trained": "{:.2e}"}  # as printed
 
 

@@ -321,8 +321,9 @@ lab_support.sweep_figure(sweep)
 # <!-- END RUBRIC -->
 #
 # **Q5.** If you increased `SEQ_LEN` (the window length), how would the RNN's gradient norms
-# change? Why? (Use the sweep: the gradient at the name at initialisation and the `W_hh` gradient
-# norm at initialisation, against distance.)
+# change? Why? (Use the sweep, where the window grows with the distance to the name: it is always
+# the distance + 5 tokens, so a longer window there is a farther name too. Compare the gradient at
+# the name at initialisation and the `W_hh` gradient norm at initialisation, against distance.)
 #
 # <!-- BEGIN ANSWER -->
 # Measured by the sweep: the RNN's whole `W_hh` gradient norm at initialisation hardly changes

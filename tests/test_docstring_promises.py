@@ -68,6 +68,7 @@ PROMISES = {
         ("ignore_index: the pad id: not always 0", "task3_any_layout", "loss_gather_on_raw_targets"),
         ("reduction: ``\"mean\"``", "task3_reference", "loss_always_sum"),
         ("a scalar tensor, differentiable", "task3_gradient", "loss_softmax_twice"),
+        ("For bfloat16 logits", "task3_bfloat16", None),
         ("The grader always gives at least one non-pad target", NOT_GRADED + ": the undefined case is the "
          "student's choice, and the grader never sends it", None),
         ("undefined: NaN", NOT_GRADED + ": as above", None),
@@ -98,6 +99,8 @@ PROMISES = {
         ("a Python float (not a tensor", "task5_reference", None),
         ("all entries together", "task5_reference", "norm_sum_of_norms"),
         ("0.0 if none has a gradient", "task5_edge_cases", None),
+        ("A parameter shared under several names counts once", NOT_GRADED + ": the lab's models and the "
+         "grader's share no parameter (said in the docstring)", None),
         ("Leaves every ``.grad`` as it was", "task5_grads_untouched", None),
     ],
     "gradient_through_time": [

@@ -284,9 +284,10 @@ def test_grad_norm_is_one_norm_over_all_recurrent_weights():
 
 
 def smooth_lm_loss(logits, targets, ignore_index=0, reduction="mean"):
-    """Stands in for your lm_loss in Task 6's checks: a smooth function of the logits and the
-    targets (each non-pad position weighed by its target id). No cross-entropy: these checks test
-    only where the gradient goes."""
+    """Stands in for your lm_loss in these public tests of Task 6: a smooth function of the logits
+    and the targets (each non-pad position weighed by its target id). No cross-entropy: these tests
+    check only where the gradient goes. (The hidden checks of Task 6 use a correct cross-entropy
+    ``lm_loss`` of their own instead, as its docstring says.)"""
     keep = targets != ignore_index
     total = (logits.pow(2).mean(-1) * targets * keep).sum()
     return total if reduction == "sum" else total / keep.sum()

@@ -230,20 +230,24 @@ def op_forward_backward(header, arrays, objects):
 
 def op_lm_loss(header, arrays, objects):
     """``lm_loss`` on the judge's logits; ``layout`` "time_major" sends them (T, B, V) and passes their
-    transpose (non-contiguous, as a model that runs time-major returns them); ``device`` "meta"
-    passes them on the meta device (the reply then has no value)."""
+    transpose (non-contiguous, as a model that runs time-major returns them); ``dtype`` "bfloat16"
+    passes them in bfloat16; ``device`` "meta" passes them on the meta device (the reply then has no
+    value)."""
     logits = torch.from_numpy(arrays["logits"]).requires_grad_(header["grad"])
     targets = torch.from_numpy(arrays["targets"])
     passed = logits
     if header.get("layout") == "time_major":
         passed, targets = logits.transpose(0, 1), targets.t()
+    if header.get("dtype") == "bfloat16":  # as under the lab's bfloat16 autocast
+        passed = passed.to(torch.bfloat16)
     keep_alive(objects, logits, passed, targets)
     if header.get("device") == "meta":
         value = submission("lm_loss")(passed.detach().to("meta"), targets.to("meta"), **header["kwargs"])
         return {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0,
                 "device": value.device.type if isinstance(value, torch.Tensor) else None}, {}
     value = submission("lm_loss")(passed, targets, **header["kwargs"])
-    reply = {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0, "type": describe_value(value)}
+    reply = {"is_scalar_tensor": isinstance(value, torch.Tensor) and value.dim() == 0, "type": describe_value(value),
+             "dtype": str(value.dtype).removeprefix("torch.") if isinstance(value, torch.Tensor) else None}
     out = {"value": np.asarray(float(value.detach() if isinstance(value, torch.Tensor) else value), dtype=np.float64)}
     if header["grad"]:
         value.backward()

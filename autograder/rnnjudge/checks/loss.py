@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from hypothesis import given, strategies as st
 
 from .. import secret
@@ -23,12 +24,14 @@ def loss_case(B, T, V, seed, pad_frac=0.3, ignore_index=0) -> tuple[np.ndarray, 
     return logits, targets
 
 
-def call_lm_loss(worker, logits, targets, grad=False, layout="batch_major", **kwargs) -> tuple[float, dict, dict]:
+def call_lm_loss(worker, logits, targets, grad=False, layout="batch_major", dtype="float32",
+                 **kwargs) -> tuple[float, dict, dict]:
     """(value, reply, arrays) of the submission's ``lm_loss(logits, targets, **kwargs)``; with
-    ``layout="time_major"`` the logits reach it as a non-contiguous transpose."""
+    ``layout="time_major"`` the logits reach it as a non-contiguous transpose, with
+    ``dtype="bfloat16"`` in bfloat16."""
     if layout == "time_major":
         logits, targets = np.ascontiguousarray(logits.transpose(1, 0, 2)), np.ascontiguousarray(targets.T)
-    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad, "layout": layout},
+    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad, "layout": layout, "dtype": dtype},
                                    {"logits": logits, "targets": targets})
     assert reply.get("is_scalar_tensor") is True, f"lm_loss should return a scalar tensor, got {reply.get('type')}"
     return float(expect_array(arrays, "value", (), "the loss")), reply, arrays
@@ -89,6 +92,24 @@ def task3_any_layout(worker):
         assert math.isclose(got, total, rel_tol=1e-4, abs_tol=1e-5), (
             f"with ignore_index={ignore_index} (a pad id outside the vocabulary) and logits that are a transpose "
             f"(not contiguous: use .reshape, not .view): got {got:.6f}, expected {total:.6f}")
+
+
+BFLOAT16_LOSS_TOLERANCE = 3e-2  # relative: bfloat16 keeps 8 bits of mantissa; a log-softmax over V adds a few roundings
+
+
+@check(3, "lm_loss: bfloat16 logits (the lab's LSTMs train under bfloat16 autocast)")
+def task3_bfloat16(worker):
+    V = secret.integer(5, 16, "task3_bfloat16 V")
+    logits, targets = loss_case(3, 6, V, seed=13, pad_frac=0.3)
+    rounded = torch.from_numpy(logits).to(torch.bfloat16).double().numpy()  # what the submission is given
+    total, count = nll(rounded, targets, 0)
+    got, reply, _ = call_lm_loss(worker, logits, targets, grad=True, dtype="bfloat16")
+    assert reply.get("dtype") in ("bfloat16", "float32", "float64"), \
+        f"for bfloat16 logits the loss came back as {reply.get('dtype')}: a floating-point scalar is expected"
+    assert reply.get("has_grad") is True, "for bfloat16 logits the loss must still be differentiable"
+    assert math.isclose(got, total / count, rel_tol=BFLOAT16_LOSS_TOLERANCE), (
+        f"for bfloat16 logits: got {got:.4f}, expected {total / count:.4f} (within bfloat16's precision): "
+        "compute in a dtype the logits can be used with (no NumPy, no float32-only buffers)")
 
 
 @check(3, "lm_loss: runs on the device of its inputs", gated=GUESSABLE)
