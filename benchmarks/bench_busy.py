@@ -44,6 +44,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch  # the child's PyTorch default: one thread a core
+    from docs_figures import REPO, machine, write_results  # benchmarks/, this script's folder
+
+    measured_on = machine()  # before it starts: the load average is of what else ran
+    measured = []
 
     cores = torch.get_num_threads()
     settings = {"lab default (threads=None)": {}} if args.full else {
@@ -57,12 +61,20 @@ def main() -> None:
         for label, overrides in settings.items():
             r = with_neighbours(count, {**overrides, **steps})
             idle.setdefault(label, r["wall_seconds"])
+            measured.append({"neighbours": count, "setting": label, "overrides": {**overrides, **steps},
+                             "wall_seconds": r["wall_seconds"], "ratio_to_idle": r["wall_seconds"] / idle[label],
+                             "threads": r["threads"], "claims": r["claims"], "peak_mb": r["peak_mb"]})
             print(f"  {count} busy neighbour(s), {label:<34} {r['wall_seconds']:7.1f} s "
                   f"({r['wall_seconds'] / idle[label]:.2f}x), {r['threads']} threads used, "
                   f"{sum(r['claims'])}/{len(r['claims'])} claims held", flush=True)
     if not args.full:
         default = f"threads={cores} (PyTorch's default)"
         print(f"idle: lab default / PyTorch's default: {idle['lab default (threads=None)'] / idle[default]:.2f}x")
+    record = {"steps": None if args.full else args.steps, "full": args.full, "cores": cores, "runs": measured,
+              "idle_lab_default_over_pytorch_default": None if args.full
+              else idle["lab default (threads=None)"] / idle[f"threads={cores} (PyTorch's default)"]}
+    out = write_results("busy_full" if args.full else "busy", record, measured_on)
+    print(f"wrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the in-process grader ('' to skip)")
     args = ap.parse_args()
+    from docs_figures import machine, write_results  # benchmarks/, this script's folder
     from rnnjudge.judge import judge_submission
+
+    measured_on = machine()  # before it starts: the load average is of what else ran
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -106,6 +109,12 @@ def main() -> None:
         print(f"{label:52s} {new:14.1f} s {'' if old is None else f'{old:20.1f} s'}")
     print(f"per submission in the class: {ours[1] / args.class_size:.2f} s"
           + (f" ({args.baseline}: {before[1] / args.class_size:.2f} s)" if before else ""))
+    record = {"class_size": args.class_size, "workers": args.workers, "judge_seconds": judge_s,
+              "grade_one_seconds": ours[0], "grade_class_seconds": ours[1], "otter_run_seconds": otter_s,
+              "per_submission_seconds": ours[1] / args.class_size, "baseline": args.baseline or None,
+              "baseline_grade_one_seconds": before and before[0], "baseline_grade_class_seconds": before and before[1]}
+    out = write_results("grading", record, measured_on)
+    print(f"wrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,11 @@ def main() -> None:
                                                         "(as on a CPU without bfloat16 support)")
     ap.add_argument("--sweep", action="store_true", help="also time the distance sweep (about 10 minutes)")
     args = ap.parse_args()
+    from docs_figures import machine, write_results  # benchmarks/, this script's folder
 
+    measured_on = machine()  # before it starts: the load average is of what else ran
+    record = {"args": {"repeat": args.repeat, "fp32": args.fp32, "compare": args.compare, "sweep": args.sweep},
+              "compare_config": PREVIOUS_DEFAULT if args.compare else None, "fp32": None, "compare": None, "sweep": None}
     runs = []
     for i in range(args.repeat):
         runs.append(run_child("experiment", {}))
@@ -96,16 +100,20 @@ def main() -> None:
     walls = [r["wall_seconds"] for r in runs]
     print(f"default experiment: {min(walls):.1f}-{max(walls):.1f} s wall over {len(walls)} run(s), "
           f"peak {max(r['peak_mb'] for r in runs):.0f} MB")
+    record["runs"] = runs
     if args.fp32:
-        fp32 = run_child("experiment", {"bf16": False})
+        fp32 = record["fp32"] = run_child("experiment", {"bf16": False})
         print(describe("default config in float32 throughout", fp32))
         print(f"float32 / default wall time: {fp32['wall_seconds'] / walls[-1]:.2f}x (same invocation)")
     if args.compare:
-        old = run_child("experiment", PREVIOUS_DEFAULT)
+        old = record["compare"] = run_child("experiment", PREVIOUS_DEFAULT)
         print(describe("previous default (fp32, batch 32, lr 1e-3, 3000 steps)", old))
         print(f"previous / default wall time: {old['wall_seconds'] / walls[-1]:.2f}x (same invocation)")
     if args.sweep:
-        print(describe("sweep (default distances)", run_child("sweep", {})), flush=True)
+        record["sweep"] = run_child("sweep", {})
+        print(describe("sweep (default distances)", record["sweep"]), flush=True)
+    out = write_results("lab", record, measured_on)
+    print(f"wrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--class-size", type=int, default=200)
     args = ap.parse_args()
+    from docs_figures import machine, write_results  # benchmarks/, this script's folder
+
+    measured_on = machine()  # before it starts: the load average is of what else ran
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-report-") as tmp:
         subs, out = Path(tmp) / "submissions", Path(tmp) / "report"
         subs.mkdir()
@@ -109,6 +112,11 @@ def main() -> None:
               f"threshold {similarity.DEFAULT_THRESHOLD}")
         print(f"copy detection alone:                       {detection:6.2f} s  ({len(result.pairs)} pairs flagged)")
         print(f"write_class_report (page, CSVs, detection): {whole:6.2f} s  (report.html {page_kb:.0f} KB)")
+    record = {"class_size": args.class_size, "pairs": args.class_size * (args.class_size - 1) // 2,
+              "threshold": similarity.DEFAULT_THRESHOLD, "detection_seconds": detection,
+              "pairs_flagged": len(result.pairs), "report_seconds": whole, "report_kb": page_kb}
+    written = write_results("report" if args.class_size == 200 else f"report_{args.class_size}", record, measured_on)
+    print(f"wrote {written.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "solution" / "seeds"), help="where seeds.json and seeds.txt go")
     ap.add_argument("--report-only", action="store_true", help="run nothing: report the runs kept in --work")
     args = ap.parse_args()
+    from docs_figures import machine, write_results  # benchmarks/, this script's folder
 
+    measured_on = machine()  # before it starts: the load average is of what else ran
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     wanted = ([("sweep", s) for s in range(args.sweep_seeds)]  # the longest first: the workers end together
@@ -128,6 +130,17 @@ def main() -> None:
     (out / "seeds.json").write_text(json.dumps(report, indent=1))
     (out / "seeds.txt").write_text(text + "\n")
     print(text)
+    # Each run's time, and whether this invocation measured it (a run kept in --work was measured earlier).
+    kinds = {kind: {"runs": {str(seed): {"wall_seconds": r["wall_seconds"], "measured_now": (kind, seed) in todo,
+                                         "claims_held": sum(c["holds"] for c in r["claims"]),
+                                         "claims": len(r["claims"])}
+                             for (k, seed), r in runs.items() if k == kind},
+                    "claims": report[kind]["claims"]}
+             for kind in ("experiment", "sweep", "reversed")}
+    written = [out.resolve() / name for name in ("seeds.json", "seeds.txt")]
+    results = write_results("seeds", {"jobs": args.jobs, "threads": args.threads, "kinds": kinds, "written": [
+        p.relative_to(REPO).as_posix() if p.is_relative_to(REPO) else str(p) for p in written]}, measured_on)
+    print(f"wrote {results.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

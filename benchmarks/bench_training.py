@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--lr-rnn", type=float, default=2e-3, help="our RNN's learning rate")
     ap.add_argument("--lr-lstm", type=float, default=3e-3, help="our LSTM's learning rate")
     args = ap.parse_args()
+    from docs_figures import machine, write_results  # benchmarks/, this script's folder
+
+    measured_on = machine()  # before it starts: the load average is of what else ran
 
     torch.set_num_threads(2)
     train_texts, valid_texts = lab_support.load_folder(args.data, 2000, 500)
@@ -112,7 +115,7 @@ def main() -> None:
           f"{math.ceil(len(orig_windows) / 64)} steps (original) vs {math.ceil(len(our_windows) / 64)} (ours)")
     lrs = {"rnn": (1e-3, args.lr_rnn), "lstm": (5e-4, args.lr_lstm)}  # (original, ours)
 
-    rows = []
+    rows, printed = [], {}
     for name in args.models.split(","):
         orig_lr, our_lr = lrs[name]
         model = build(name, V, original=True)
@@ -141,6 +144,7 @@ def main() -> None:
               f"({ppl:.1f}); {our_train_s:.1f}s training + {our_eval_total:.1f}s of checks", flush=True)
         rows.append((name, args.original_steps, orig_train_s, orig_eval_s, target, steps, our_train_s,
                      our_eval_total, our_eval_s, reached))
+        printed[name] = {"original_stride1_ppl": orig_stride1_ppl, "our_ppl": ppl}
 
     print("\nmodel  s/step orig  s/step ours  ratio  s/valid orig  s/valid ours  ratio  "
           "to target orig  ours(train)  ours(+checks)  ratio(train)  ratio(+checks)")
@@ -150,6 +154,21 @@ def main() -> None:
               f"{oe / se1:5.0f}  {ot:14.1f}  {st:11.1f}  {st + se:13.1f}  {ot / st:12.1f}  {ot / (st + se):14.1f}{flag}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:.0f} MB (bf16 autocast: {args.bf16})")
+    data = Path(args.data).resolve()
+    record = {
+        "args": {"data": data.relative_to(REPO).as_posix() if data.is_relative_to(REPO) else str(data),
+                 "original_steps": args.original_steps, "check_every": args.check_every, "max_steps": args.max_steps,
+                 "bf16": args.bf16, "models": args.models, "lr_rnn": args.lr_rnn, "lr_lstm": args.lr_lstm},
+        "data": {"train_tokens": len(train_ids), "valid_tokens": len(valid_ids), "vocab": V,
+                 "steps_an_epoch_original": math.ceil(len(orig_windows) / 64),
+                 "steps_an_epoch_ours": math.ceil(len(our_windows) / 64)},
+        "models": {name: {"original_steps": on, "original_train_s": ot, "original_eval_s": oe, "target_ppl": target,
+                          "our_steps": sn, "our_train_s": st, "our_checks_s": se, "our_eval_s": se1, "reached": reached,
+                          **printed[name]}
+                   for name, on, ot, oe, target, sn, st, se, se1, reached in rows},
+        "peak_mb": peak_mb}
+    out = write_results("training_bf16" if args.bf16 else "training", record, measured_on)
+    print(f"wrote {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

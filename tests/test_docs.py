@@ -1,14 +1,17 @@
 """The documentation pages say only what is there: every relative link and every repository path
 they name exists, every `rnnlab` command they show parses with the CLI's own parser, every
 `make TARGET` is a target of the Makefile, every test and attack they cite exists, the front page
-stays short, and no page tells the project's history (issue numbers, commit ids)."""
+stays short, no page tells the project's history (issue numbers, commit ids), and every generated
+figure section is what its benchmark's results file gives (``benchmarks/docs_figures.py --check``)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -16,9 +19,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "autograder/GRADING.md", "solution/INSTRUCTORS.md", "tests/README.md", "assignment/README.md"]
-FRONT_PAGE_MAX_LINES = 160
-# Paths the pages may name that a fresh clone does not hold until a command writes them.
-GENERATED = ("autograder/dist/", "autograder/course.secret")
+FRONT_PAGE_MAX_LINES = 150
+# Paths the pages may name that a fresh clone does not hold until a command writes them (a
+# benchmark writes its results file the first time it runs).
+GENERATED = ("autograder/dist/", "autograder/course.secret", "benchmarks/results/")
+DOCS_FIGURES = REPO / "benchmarks" / "docs_figures.py"
 
 FENCE = re.compile(r"^(```|~~~)")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -290,3 +295,47 @@ def test_the_checks_see_what_they_look_for():
     assert "no-such-target" not in makefile_targets() and "test-all" in makefile_targets()
     assert COMMIT.search(page).group(0) == "99fac62" and ISSUE.search(page)
     assert not COMMIT.search("Ada Lovelace (1234567, @ada), 2026-11-30, facade, 0x7e57")
+
+
+# -- the generated figures ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def docs_figures():
+    spec = importlib.util.spec_from_file_location("docs_figures", DOCS_FIGURES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_figures_are_what_their_results_files_give(docs_figures):
+    """Every `<!-- figures: NAME -->` section of the pages equals what benchmarks/results/NAME.json
+    renders: a figure changed by hand, or a results file measured anew without `make docs`, fails."""
+    pages = [REPO / page for page in docs_figures.PAGES]
+    assert sum(len(docs_figures.parse(page)[1]) for page in pages) >= 3, "the pages hold their generated sections"
+    problems = docs_figures.process(pages, check=True)
+    assert not problems, "run `make docs`:\n" + "\n".join(problems)
+
+
+def test_the_check_fails_on_a_missing_results_file_and_on_a_figure_edited_by_hand(docs_figures, tmp_path):
+    """A copy of a page passes the check; with a section naming a results file that does not exist, or
+    with a generated figure edited, the check (and the command, with exit status 1) names the section."""
+    page = tmp_path / "GRADING.md"
+    page.write_text(read("autograder/GRADING.md"), encoding="utf-8")
+    assert docs_figures.process([page], check=True) == []
+
+    page.write_text(read("autograder/GRADING.md") + "\n<!-- figures: no_such_benchmark -->\n<!-- /figures -->\n",
+                    encoding="utf-8")
+    problems = docs_figures.process([page], check=True)
+    assert len(problems) == 1 and "no_such_benchmark" in problems[0] and "no results file" in problems[0]
+    proc = subprocess.run([sys.executable, str(DOCS_FIGURES), "--check", str(page)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "no_such_benchmark" in proc.stderr
+
+    text = read("autograder/GRADING.md")
+    start = text.index("<!-- figures: rerun -->")
+    row = text.index("| recall accuracy |", start)
+    page.write_text(text[:row] + text[row:].replace("±0.03", "±0.05", 1), encoding="utf-8")
+    problems = docs_figures.process([page], check=True)
+    assert len(problems) == 1 and "section 'rerun' differs" in problems[0]
+    docs_figures.process([page], check=False)  # make docs puts it back
+    assert page.read_text(encoding="utf-8") == text

@@ -127,6 +127,7 @@ PROMISES = {
 }
 # Checks that verify what the whole of a task's docstring says rather than one sentence of it.
 WHOLE_TASK = {"task1_gradients", "task2_gradients", "task2_causal", "task2_vanishing", "task1_continuation",
+              "task3_each_call_on_its_own", "task5_each_call_on_its_own",
               "task4_each_call_on_its_own", "task6_each_call_on_its_own"}
 
 

@@ -235,6 +235,8 @@ def op_lm_loss(header, arrays, objects):
     value)."""
     logits = torch.from_numpy(arrays["logits"]).requires_grad_(header["grad"])
     targets = torch.from_numpy(arrays["targets"])
+    if header.get("same_objects"):  # the first call's tensor objects, holding this call's values
+        logits, targets = same_objects(objects, "tensors", (logits, targets))
     passed = logits
     if header.get("layout") == "time_major":
         passed, targets = logits.transpose(0, 1), targets.t()
@@ -302,6 +304,17 @@ def install_judged_loss(header: dict, arrays: dict) -> None:
     sys.modules["rnn_lm"].lm_loss = lm_loss
 
 
+def same_objects(objects: dict, key: str, tensors: tuple) -> tuple:
+    """The tensors this check's first call was given, now holding ``tensors``' values (as a training
+    loop reuses its buffers): code that caches by an argument's identity then sees a stale hit."""
+    kept = objects.setdefault(key, tensors)
+    if kept is not tensors:
+        with torch.no_grad():
+            for old, new in zip(kept, tensors):
+                old.copy_(new)
+    return kept
+
+
 def keep_alive(objects: dict, *values) -> None:
     """Hold what this check passed to the submission until the check ends: no later object of the
     check then has the id of an earlier one, so code that keys something by ``id()`` behaves the
@@ -321,7 +334,8 @@ def op_evaluate(header, arrays, objects):
             p.grad = torch.full_like(p, header["preset_grad"])
     before = [p.detach().clone() for p in model.parameters()]
     batches = [(torch.from_numpy(arrays[f"x{i}"]), torch.from_numpy(arrays[f"y{i}"])) for i in range(header["batches"])]
-    if header.get("same_loader"):  # one list object for every call of this check
+    if header.get("same_objects"):  # one model and one loader object for every call of this check
+        model = load_parameters(objects.setdefault("model", model), header["model"], arrays)
         batches = objects.setdefault("loader", batches)
     data = (b for b in batches) if header["as_generator"] else batches
     keep_alive(objects, model, batches, data)
@@ -340,6 +354,8 @@ def op_evaluate(header, arrays, objects):
 
 def op_grad_norm(header, arrays, objects):
     model = ManyRecurrent() if header["model"] == "many_recurrent" else nn.Linear(2, 2)
+    if header.get("same_objects"):  # one model object for every call of this check, with this call's gradients
+        model = objects.setdefault("model", model)
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.from_numpy(arrays[f"param:{name}"]))
@@ -373,7 +389,8 @@ def op_gradient_through_time(header, arrays, objects):
         install_judged_loss(header, arrays)
     model = fixture(header, arrays)
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
-    if header.get("same_inputs"):  # the same tensor objects for every call of this check
+    if header.get("same_objects"):  # one model (this call's weights) and the same x, y for every call of this check
+        model = load_parameters(objects.setdefault("model", model), header["model"], arrays)
         x, y = objects.setdefault("inputs", (x, y))
     keep_alive(objects, model, x, y)
     if on_meta:

@@ -53,7 +53,7 @@ def even_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, pad_id=0, training=True,
-                  preset_grad=None, as_generator=False, same_loader=False) -> dict:
+                  preset_grad=None, as_generator=False, same_objects=False) -> dict:
     """The submission's ``evaluate`` on a fixture model whose logits on ``x`` are ``logits_of(x)``."""
     arrays = dict(model_arrays)
     for i, (x, y) in enumerate(batches):
@@ -65,7 +65,7 @@ def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, p
     loss_header, loss_arrays = judged_loss.pack(cases)
     reply, _ = worker.request("evaluate", {**model, **loss_header, "batches": len(batches), "pad_id": pad_id,
                                            "training": training, "preset_grad": preset_grad,
-                                           "as_generator": as_generator, "same_loader": same_loader},
+                                           "as_generator": as_generator, "same_objects": same_objects},
                                  arrays | loss_arrays)
     assert reply.get("pair") is True, f"evaluate should return (mean_loss, perplexity), got {reply.get('result_type')}"
     assert reply.get("floats") is True, "return two Python floats (use .item())"
@@ -141,8 +141,9 @@ def task4_generator_and_model(worker):
 
 @check(4, "evaluate: each call on its own (two models in a row, one loader of equal-size batches)")
 def task4_each_call_on_its_own(worker):
-    """Nothing kept from one call or one batch for the next: no cache keyed by the loader, no
-    recurrent state carried from one batch into the next (the batches here are of one size)."""
+    """Nothing kept from one call or one batch for the next: no cache keyed by the model or the
+    loader (the lab evaluates the same model object after every epoch), no recurrent state carried
+    from one batch into the next (the batches here are of one size)."""
     batches = even_batches()
     for seed in (21, 22):
         params = random_params("gru", V, 4, 5, seed=seed)
@@ -151,8 +152,8 @@ def task4_each_call_on_its_own(worker):
         sums = [nll(logits_of(x), y, 0) for x, y in batches]
         want = sum(s for s, _ in sums) / sum(c for _, c in sums)
         loss, _ = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, batches, logits_of,
-                                same_loader=True)["values"]
+                                same_objects=True)["values"]
         assert math.isclose(loss, want, rel_tol=1e-4), (
-            f"{'second' if seed == 22 else 'first'} of two calls (another model, the same loader object, batches of "
-            f"equal size): mean loss {loss:.5f}, expected {want:.5f}. Each batch starts from a fresh state (call "
+            f"{'second' if seed == 22 else 'first'} of two calls (the same model object with other weights, as after "
+            f"an epoch of training, the same loader object, batches of equal size): mean loss {loss:.5f}, expected {want:.5f}. Each batch starts from a fresh state (call "
             "model(x), do not pass the last batch's state on), and nothing is kept from one call for the next")

@@ -24,9 +24,9 @@ def random_arrays(shapes: dict, seed: int) -> dict:
     return {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
 
 
-def call_norm(worker, model: str, params: dict, grads: dict) -> dict:
+def call_norm(worker, model: str, params: dict, grads: dict, same_objects: bool = False) -> dict:
     arrays = {f"param:{n}": v for n, v in params.items()} | {f"grad:{n}": v for n, v in grads.items()}
-    reply, _ = worker.request("grad_norm", {"model": model}, arrays)
+    reply, _ = worker.request("grad_norm", {"model": model, "same_objects": same_objects}, arrays)
     assert reply.get("is_float") is True, f"return a Python float, got {reply.get('type')}"
     assert isinstance(reply.get("value"), (int, float)), "return a Python float"
     return reply
@@ -50,6 +50,19 @@ def task5_reference(worker):
             hint = " (that is the norm of the weights: use their .grad)"
         assert math.isclose(got, want, rel_tol=1e-5), (
             f"got {got:.6f}, expected {want:.6f} over the {len(squares)} weight_hh parameters with a gradient{hint}")
+
+
+@check(5, "l2_grad_norm_recurrent: each call on its own (the same model, other gradients)")
+def task5_each_call_on_its_own(worker):
+    """Nothing kept from one call for the next: training calls it on the same model after every step."""
+    params = random_arrays(MANY_RECURRENT, seed=100)
+    for which, seed in (("first", 6), ("second", 7)):
+        grads = random_arrays(MANY_RECURRENT, seed)
+        want = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for n, g in grads.items() if "weight_hh" in n))
+        got = call_norm(worker, "many_recurrent", params, grads, same_objects=True)["value"]
+        assert math.isclose(got, want, rel_tol=1e-5), (
+            f"the {which} of two calls on the same model object with other gradients (as after each training "
+            f"step): got {got:.6f}, expected {want:.6f}: compute each call afresh")
 
 
 @check(5, "l2_grad_norm_recurrent: 0.0 when no recurrent weight has a gradient, or the model has none",

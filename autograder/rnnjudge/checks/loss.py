@@ -24,14 +24,15 @@ def loss_case(B, T, V, seed, pad_frac=0.3, ignore_index=0) -> tuple[np.ndarray, 
     return logits, targets
 
 
-def call_lm_loss(worker, logits, targets, grad=False, layout="batch_major", dtype="float32",
+def call_lm_loss(worker, logits, targets, grad=False, layout="batch_major", dtype="float32", same_objects=False,
                  **kwargs) -> tuple[float, dict, dict]:
     """(value, reply, arrays) of the submission's ``lm_loss(logits, targets, **kwargs)``; with
     ``layout="time_major"`` the logits reach it as a non-contiguous transpose, with
     ``dtype="bfloat16"`` in bfloat16."""
     if layout == "time_major":
         logits, targets = np.ascontiguousarray(logits.transpose(1, 0, 2)), np.ascontiguousarray(targets.T)
-    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad, "layout": layout, "dtype": dtype},
+    reply, arrays = worker.request("lm_loss", {"kwargs": kwargs, "grad": grad, "layout": layout, "dtype": dtype,
+                                               "same_objects": same_objects},
                                    {"logits": logits, "targets": targets})
     assert reply.get("is_scalar_tensor") is True, f"lm_loss should return a scalar tensor, got {reply.get('type')}"
     return float(expect_array(arrays, "value", (), "the loss")), reply, arrays
@@ -92,6 +93,19 @@ def task3_any_layout(worker):
         assert math.isclose(got, total, rel_tol=1e-4, abs_tol=1e-5), (
             f"with ignore_index={ignore_index} (a pad id outside the vocabulary) and logits that are a transpose "
             f"(not contiguous: use .reshape, not .view): got {got:.6f}, expected {total:.6f}")
+
+
+@check(3, "lm_loss: each call on its own (the same tensor objects, other values)")
+def task3_each_call_on_its_own(worker):
+    """Nothing kept from one call for the next: a training loop may hand it the same buffers again."""
+    V = secret.integer(5, 16, "task3_each_call V")
+    for which, seed in (("first", 14), ("second", 15)):
+        logits, targets = loss_case(3, 6, V, seed=seed, pad_frac=0.3)
+        total, count = nll(logits.astype(np.float64), targets, 0)
+        got, _, _ = call_lm_loss(worker, logits, targets, same_objects=True)
+        assert math.isclose(got, total / count, rel_tol=1e-4, abs_tol=1e-5), (
+            f"the {which} of two calls on the same logits and targets objects holding other values: got {got:.6f}, "
+            f"expected {total / count:.6f}: compute each call afresh")
 
 
 BFLOAT16_LOSS_TOLERANCE = 3e-2  # relative: bfloat16 keeps 8 bits of mantissa; a log-softmax over V adds a few roundings

@@ -14,14 +14,14 @@ from . import judged_loss
 from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 
-def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1, same_inputs=False,
+def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1, same_objects=False,
              preset_grad=None) -> tuple[np.ndarray, dict]:
     """The submission's ``gradient_through_time`` on the fixture GRU with ``params`` (``repeat`` times)."""
     logits, _ = gru_forward({k: v.astype(np.float64) for k, v in params.items()}, x, None)
     case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id, with_grad=True)
     loss_header, loss_arrays = judged_loss.pack([case])
     reply, arrays = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": pad_id,
-                                                             "repeat": repeat, "same_inputs": same_inputs,
+                                                             "repeat": repeat, "same_objects": same_objects,
                                                              "preset_grad": preset_grad,
                                                              **loss_header},
                                    {**params, "x": x, "y": y, **loss_arrays})
@@ -47,14 +47,15 @@ def task6_reference(worker):
 
 @check(6, "gradient_through_time: each call on its own (two models in a row, the same inputs)")
 def task6_each_call_on_its_own(worker):
-    """Nothing kept from one call for the next: no cache keyed by the inputs, no embedding output
-    captured in an earlier call and reused."""
+    """Nothing kept from one call for the next: no cache keyed by the model or the inputs, no
+    embedding output captured in an earlier call and reused."""
     x, y = tokens(3, 8, 12, seed=31), tokens(3, 8, 12, seed=32)
     for which, seed in (("first", 33), ("second", 34)):
         params = random_params("gru", 12, 3, 5, seed=seed)
-        got, _ = call_gtt(worker, 12, 3, 5, params, x, y, same_inputs=True)
+        got, _ = call_gtt(worker, 12, 3, 5, params, x, y, same_objects=True)
         close(got, gradient_through_time("gru", params, x, y),
-              f"the {which} of two calls (another model, the same x and y objects): compute each call afresh")
+              f"the {which} of two calls (the same model object with other weights, the same x and y objects): "
+              "compute each call afresh")
 
 
 @check(6, "gradient_through_time: the pad_id argument is honoured")

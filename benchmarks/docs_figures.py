@@ -1,0 +1,521 @@
+"""The figures the documentation pages show, generated from the benchmarks' results files.
+
+    python benchmarks/docs_figures.py [--check] [PAGE ...]        (make docs)
+
+In a page, a generated section is the lines between
+
+    <!-- figures: NAME -->
+    <!-- /figures -->
+
+where NAME is the stem of a results file in benchmarks/results/ (``rerun`` for rerun.json), or
+``stem.part`` for one part of what that file gives (``gradescope.summary``). Without ``--check``
+every section of every page is rewritten in place from its results file; with ``--check`` nothing
+is written, and the script exits 1 listing each section that differs from what its file gives and
+each section whose results file is missing. Each rendered section ends with a line naming the
+command that measured it, its date and the machine (cores, load average, torch). A section whose
+benchmark depends on files committed after the measurement's date also says that it has not been
+re-measured since (where git's history is there to tell; a shallow clone cannot, and then that
+line is neither written nor compared).
+
+The benchmarks write their results files through ``write_results`` (below), so every file carries
+the same ``date``, ``command`` and ``machine`` fields; ``tests/test_docs.py`` runs the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+PAGES = ["README.md", "autograder/GRADING.md", "solution/INSTRUCTORS.md", "solution/student_README.md",
+         "tests/README.md"]
+BEGIN = re.compile(r"^<!-- figures: ([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]+))? -->$")
+END = "<!-- /figures -->"
+STALE_PREFIX = "*Not re-measured since"
+WIDTH = 100  # prose lines are wrapped as the pages wrap theirs
+
+# -- what the benchmarks call -----------------------------------------------------------------------
+
+
+def machine() -> dict:
+    """The machine a benchmark runs on, and its 1-minute load average before it starts."""
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {"cores": os.cpu_count(), "load_before": os.getloadavg()[0], "torch": torch_version,
+            "platform": platform.platform()}
+
+
+def write_results(name: str, record: dict, measured_on: dict) -> Path:
+    """``benchmarks/results/NAME.json``: the record, with the date, the command and ``measured_on``
+    (``machine()`` as it was before the benchmark started)."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(REPO).as_posix() if script.is_relative_to(REPO) else script.name
+    command = " ".join(["python", shown, *sys.argv[1:]])
+    path = RESULTS / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"benchmark": name, "date": time.strftime("%Y-%m-%d"), "command": command,
+                                "machine": measured_on, **record}, indent=1) + "\n")
+    return path
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def sig(x: float, digits: int = 2) -> str:
+    """``x`` to ``digits`` significant figures, without an exponent: 113.4 -> 110, 2.128 -> 2.1."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    places = digits - 1 - math.floor(math.log10(abs(x)))
+    rounded = round(x, places)
+    return f"{rounded:.{max(places, 0)}f}"
+
+
+def seconds(s: float) -> str:
+    return f"{s:.0f} s" if s >= 100 else f"{s:.1f} s"
+
+
+def span(values: list[float], fmt: Callable[[float], str]) -> str:
+    low, high = min(values), max(values)
+    return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low).split()[0]}-{fmt(high)}"
+
+
+def megabytes(limit: str) -> str:
+    """Docker's ``768m`` as ``768 MB``."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)b?", str(limit).lower())
+    if not match:
+        return str(limit)
+    value, unit = float(match.group(1)), match.group(2)
+    mb = value / 1024 if unit == "k" else value * 1024 if unit == "g" else value if unit == "m" else value / 2**20
+    return f"{mb:.0f} MB"
+
+
+def machine_text(record: dict) -> str:
+    m = record.get("machine")
+    load = record.get("load_before")
+    when = "before it ran"
+    if isinstance(m, dict):
+        if "load_before" in m:
+            load = m["load_before"]
+        elif "load_1min" in m:
+            load, when = m["load_1min"], "as it ended"
+        parts = [f"{m['cores']} cores" if m.get("cores") else None, m.get("platform"),
+                 f"Python {m['python']}" if m.get("python") else None,
+                 f"torch {m['torch']}" if m.get("torch") else None]
+        text = ", ".join(p for p in parts if p)
+    else:
+        text = str(m) if m else "machine not recorded"
+    return text + ("; load average not recorded" if load is None else f"; load average {load:.2f} {when}")
+
+
+def models_text(model: str) -> str:
+    return {"rnn": "vanilla RNN", "lstm": "LSTM", "lstm_fb1": "LSTM with forget-gate bias 1"}.get(model, model)
+
+
+def claims_held(claims: list) -> str:
+    return f"{sum(bool(c) for c in claims)}/{len(claims)}"
+
+
+# -- the renderers: a results file's record -> the section's lines, its footer aside ----------------
+
+
+def render_rerun(r: dict, part: str) -> list[str]:
+    """The tolerances of ``rnnlab grade --rerun`` next to the largest moves measured, and a re-run's time."""
+    tol = r["tolerances"]
+    ways = [w for w in ("2 threads", "1 thread, float32") if w in r["moves"]]
+    way_text = {"2 threads": "1 vs 2 threads", "1 thread, float32": "float32 instead of bfloat16"}
+
+    def tolerance(t: dict) -> str:
+        parts = []
+        if t["absolute"] and t["relative"]:
+            parts.append(f"±({t['absolute']:g} + {100 * t['relative']:g}%)")
+        elif t["absolute"]:
+            parts.append(f"±{t['absolute']:g}")
+        elif t["relative"]:
+            parts.append(f"±{100 * t['relative']:g}%")
+        if t["factor"] > 1:
+            power = math.log10(t["factor"])
+            parts.append(f"a factor of 10^{power:.0f}" if t["factor"] >= 1000 and power == round(power)
+                         else f"a factor of {t['factor']:g}")
+        return " or ".join(parts) or "exact"
+
+    def largest(kind: str, models: tuple[str, ...], measure: str) -> str:
+        found = []
+        for way in ways:
+            for model in models:
+                move = r["moves"][way].get(f"{model} {kind}")
+                if move is None:
+                    continue
+                a, b = move["this"], move["reference"]
+                if measure == "absolute":
+                    size = abs(a - b)
+                elif measure == "relative":
+                    size = abs(a - b) / abs(b) if b else (0.0 if a == b else math.inf)
+                else:
+                    size = max(a / b, b / a) if a > 0 and b > 0 else (1.0 if a == b else math.inf)
+                found.append((size, model, way))
+        if not found:
+            return "not measured"
+        size, model, way = max(found)
+        if size == (1.0 if measure == "factor" else 0.0):
+            return "none"
+        where = f" ({models_text(model)}, {way_text.get(way, way)})" if len(models) > 1 else f" ({way_text.get(way, way)})"
+        if not math.isfinite(size):
+            return "to or from 0" + where
+        shown = {"absolute": sig(size), "relative": f"{sig(100 * size)}%", "factor": f"a factor of {sig(size)}"}
+        return shown[measure] + where
+
+    lstms = tuple(m for m in ("lstm", "lstm_fb1") if any(f"{m} recall" in v for v in r["moves"].values()))
+    every = ("rnn",) + lstms
+    rows = [("recall accuracy", tol["recall"], largest("recall", every, "absolute")),
+            ("best validation perplexity", tol["best val ppl"], largest("best val ppl", every, "relative")),
+            ("gradient at the name, initialisation", tol["grad init"], largest("grad init", every, "relative")),
+            ("gradient at the name, trained (LSTMs)", tol["grad trained"], largest("grad trained", lstms, "factor")),
+            ("gradient at the name, trained (vanilla RNN)", tol["rnn grad trained"],
+             largest("grad trained", ("rnn",), "factor"))]
+    lines = ["| number | tolerance | largest move measured (another thread count or precision) |",
+             "|---|---|---|"]
+    lines += [f"| {label} | {tolerance(t)} | {move} |" for label, t, move in rows]
+    again = r["moves"].get("1 thread, again")
+    prose = []
+    if again is not None:
+        if all(m["this"] == m["reference"] for m in again.values()):
+            prose.append("The same code re-run with the thread count and precision it recorded repeated every "
+                         "number exactly.")
+        else:
+            prose.append("The same code re-run with the thread count and precision it recorded moved its numbers "
+                         f"by up to {r['worst_share']['1 thread, again']:.2f} of a tolerance.")
+    size = "the lab's default experiment" if r.get("size") == "default" else "the experiment at LAB_QUICK's size"
+    prose.append(f"A re-run of {size} took {seconds(r['rerun_seconds'])} for one team (one core, as every "
+                 f"sandboxed submission gets), and said \"{r['rerun_verdict']}\".")
+    if part == "tolerances":
+        return lines
+    if part == "time":
+        return prose[-1:]
+    return lines + [""] + [" ".join(prose)]
+
+
+def render_gradescope(r: dict, part: str) -> list[str]:
+    """The reference solution graded as Gradescope grades it, at its default resources."""
+    from rnnlab.tasks import TASKS
+
+    full = sum(t.points for t in TASKS)
+    runs = r["runs"]
+    scores = sorted({run["score"] for run in runs})
+    score = " and ".join(f"{s:g}" for s in scores)
+    walls = [run["wall_s"] for run in runs]
+    peaks = [run["peak_mb"] for run in runs if run["peak_mb"] is not None]
+    left = [p for run in runs for p in run["left_running"]]
+    resources = f"{r['cpus']} CPU and {megabytes(r['memory'])}"
+    if part == "summary":
+        return [f"The reference solution graded {score} in {span(walls, seconds)} at {resources}, "
+                + (f"peak memory {span(peaks, lambda x: f'{x:.0f} MB')}, " if peaks else "")
+                + f"over {len(runs)} run{'s' * (len(runs) != 1)}."]
+    listed = lambda values, unit: (", ".join(f"{v:g}{unit}" for v in values[:-1]) + " and " if len(values) > 1 else "") \
+        + f"{values[-1]:g}{unit}"
+    suffice = scores == [full] and not left
+    return [f"**At Gradescope's default resources** (`benchmarks/bench_gradescope.py`): the reference solution "
+            f"graded {score} in {listed(walls, ' s')} at {resources}, no network, "
+            + (f"with a peak memory of {listed(peaks, '')} MB (the container's memory cgroup high-water mark, "
+               "page cache included), " if peaks else "")
+            + ("and no process left running. " if not left else f"and left running: {', '.join(map(str, left))}. ")
+            + ("Gradescope's default autograder resources therefore suffice: nothing needs changing in its settings."
+               if suffice else "At these resources it did not grade as it should: see the results file.")]
+
+
+def render_training(r: dict, part: str) -> list[str]:
+    """``make bench``: the original notebook's pipeline against the lab's, on the same text."""
+    lines = [f"| | original | lab{', `--bf16`' if r['args']['bf16'] else ''} |", "| --- | --- | --- |"]
+    for name, m in r["models"].items():
+        label = "RNN" if name == "rnn" else name.upper()
+        orig_step, our_step = m["original_train_s"] / m["original_steps"], m["our_train_s"] / m["our_steps"]
+        lines += [f"| {label}: seconds a training step | {orig_step:.3f} | {our_step:.3f} ({orig_step / our_step:.1f}x) |",
+                  f"| {label}: steps to the original's {m['original_steps']}-step perplexity ({m['target_ppl']:.1f}) | "
+                  f"{m['original_steps']} | {m['our_steps']}{'' if m['reached'] else ' (not reached)'} |",
+                  f"| {label}: training time to it | {m['original_train_s']:.1f} s | {m['our_train_s']:.1f} s "
+                  f"({m['original_train_s'] / m['our_train_s']:.1f}x) |",
+                  f"| {label}: one validation pass | {m['original_eval_s']:.1f} s | {m['our_eval_s']:.2f} s |"]
+    lines.append(f"| peak resident memory of the process (both pipelines) | | {r['peak_mb']:.0f} MB |")
+    return lines
+
+
+def render_lab(r: dict, part: str) -> list[str]:
+    """``make bench-lab``: the experiment's (and the sweep's) wall time, training time, memory."""
+    def train(run: dict) -> str:
+        return " / ".join(f"{s:.1f}" for s in run["train_seconds"].values()) + " s"
+
+    runs = r["runs"]
+    walls = [run["wall_seconds"] for run in runs]
+    if part == "default":
+        return [f"The default experiment took {span(walls, seconds)} wall over {len(runs)} "
+                f"run{'s' * (len(runs) != 1)}, with a peak memory of {max(x['peak_mb'] for x in runs):.0f} MB."]
+    lines = ["| configuration | wall time | training (RNN / LSTM / LSTM fb1) | peak memory | claims held |",
+             "| --- | --- | --- | --- | --- |"]
+    trains = [list(run["train_seconds"].values()) for run in runs]
+    per_model = " / ".join(span([t[i] for t in trains], lambda x: f"{x:.1f}") for i in range(len(trains[0])))
+    held = sorted({claims_held(run["claims"]) for run in runs})
+    lines.append(f"| default, {len(runs)} run{'s' * (len(runs) != 1)} | {span(walls, seconds)} | {per_model} s | "
+                 f"{span([x['peak_mb'] for x in runs], lambda x: f'{x:.0f} MB')} | {', '.join(held)} |")
+    for key, label in (("fp32", "default in float32 throughout (a CPU without bfloat16)"),
+                       ("compare", "float32, 3,000 steps, batch 32, lr 1e-3, validation every 250 steps (`--compare`)")):
+        run = r.get(key)
+        if run:
+            lines.append(f"| {label} | {seconds(run['wall_seconds'])} ({run['wall_seconds'] / walls[-1]:.2f}x) | "
+                         f"{train(run)} | {run['peak_mb']:.0f} MB | {claims_held(run['claims'])} |")
+    if r.get("sweep"):
+        s = r["sweep"]
+        lines.append(f"| the distance sweep | {seconds(s['wall_seconds'])} | | {s['peak_mb']:.0f} MB | "
+                     f"{claims_held(s['claims'])} |")
+    return lines
+
+
+def render_busy(r: dict, part: str) -> list[str]:
+    """``benchmarks/bench_busy.py``: the experiment next to busy neighbours, per thread setting."""
+    counts = sorted({run["neighbours"] for run in r["runs"]})
+    header = ["idle" if c == 0 else f"{c} busy neighbour{'s' * (c > 1)}" for c in counts]
+    lines = ["| threads | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(counts)]
+    for setting in dict.fromkeys(run["setting"] for run in r["runs"]):
+        cells = []
+        for c in counts:
+            run = next((x for x in r["runs"] if x["setting"] == setting and x["neighbours"] == c), None)
+            cells.append("" if run is None else f"{seconds(run['wall_seconds'])} ({run['ratio_to_idle']:.2f}x, "
+                                                  f"{run['threads']} threads)")
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_grading(r: dict, part: str) -> list[str]:
+    """``make bench-grading``: grading speed through the judge and the sandbox."""
+    return ["| what | seconds |", "| --- | --- |",
+            f"| the hidden suite, one submission, warm judge | {r['judge_seconds']:.1f} |",
+            f"| `rnnlab grade`, one submission (one worker, start-up included) | {r['grade_one_seconds']:.1f} |",
+            f"| `rnnlab grade`, {r['class_size']} submissions, {r['workers']} workers | {r['grade_class_seconds']:.1f} "
+            f"({r['per_submission_seconds']:.2f} a submission) |",
+            f"| `otter run`, one submission (start-up included) | {r['otter_run_seconds']:.1f} |"]
+
+
+def render_report(r: dict, part: str) -> list[str]:
+    """``make bench-report``: the class report and its copy detection."""
+    return [f"The class report for {r['class_size']} submissions ({r['pairs']} pairs) took "
+            f"{r['report_seconds']:.1f} s (report.html {r['report_kb']:.0f} KB), copy detection alone "
+            f"{r['detection_seconds']:.1f} s ({r['pairs_flagged']} pairs flagged at threshold {r['threshold']:g})."]
+
+
+def render_seeds(r: dict, part: str) -> list[str]:
+    """``make bench-seeds``: each run's time and the claims it held."""
+    lines = ["| runs | seeds | wall time a run | claims held on every run |", "| --- | --- | --- | --- |"]
+    for kind, k in r["kinds"].items():
+        walls = [run["wall_seconds"] for run in k["runs"].values()]
+        every = sum(c["held"] == c["runs"] for c in k["claims"].values())
+        lines.append(f"| {kind} | {len(k['runs'])} | {span(walls, seconds) if walls else ''} | "
+                     f"{every}/{len(k['claims'])} |")
+    return lines
+
+
+def render_suite(r: dict, part: str) -> list[str]:
+    """``benchmarks/bench_suite.py``: ``make TARGET`` from a bare fresh clone."""
+    idle = [run["seconds"] for run in r["runs"] if not run["busy_neighbour"]]
+    busy = [run["seconds"] for run in r["runs"] if run["busy_neighbour"]]
+    passed = sum(run["passed"] for run in r["runs"])
+    minutes = lambda s: f"{s / 60:.1f} min"
+    return [f"`make {r['target']}` from a bare fresh clone took {span(idle, minutes) if idle else 'no idle run'}"
+            + (f", and {span(busy, minutes)} next to a busy neighbour" if busy else "")
+            + f"; {passed} of {len(r['runs'])} runs passed."]
+
+
+RENDERERS: dict[str, Callable[[dict, str], list[str]]] = {
+    "rerun": render_rerun, "gradescope": render_gradescope, "training": render_training, "lab": render_lab,
+    "busy": render_busy, "grading": render_grading, "report": render_report, "seeds": render_seeds,
+    "suite": render_suite}
+PARTS = {"rerun": {"", "tolerances", "time"}, "gradescope": {"", "summary"}, "lab": {"", "default"}}
+COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "gradescope": "python benchmarks/bench_gradescope.py"}
+# What each benchmark's figures depend on: a commit to one of these after the measurement's date
+# marks its sections as not re-measured since.
+DEPENDS = {
+    "rerun": ["benchmarks/bench_rerun.py", "rnnlab/rerun.py", "solution/lab_support.py", "solution/rnn_lm.py",
+              "autograder/rnnjudge/sandbox.py", "constraints.txt"],
+    "gradescope": ["benchmarks/bench_gradescope.py", "tests/grading_image.py", "rnnlab/autograder_build.py",
+                   "autograder/rnnjudge", "solution/rnn_lm.py", "constraints.txt"],
+    "training": ["benchmarks/bench_training.py", "solution/rnn_lm.py", "solution/lab_support.py", "constraints.txt"],
+    "lab": ["benchmarks/bench_lab.py", "solution/lab_support.py", "solution/rnn_lm.py", "constraints.txt"],
+    "busy": ["benchmarks/bench_busy.py", "benchmarks/bench_lab.py", "solution/lab_support.py", "solution/rnn_lm.py",
+             "constraints.txt"],
+    "grading": ["benchmarks/bench_grading.py", "autograder/rnnjudge", "rnnlab/grade.py", "rnnlab/autograder_build.py",
+                "solution/rnn_lm.py", "tests/submission_bank.py", "constraints.txt"],
+    "report": ["benchmarks/bench_report.py", "rnnlab/class_report.py", "rnnlab/similarity.py",
+               "tests/submission_bank.py"],
+    "seeds": ["benchmarks/bench_seeds.py", "solution/lab_support.py", "solution/rnn_lm.py", "constraints.txt"],
+    "suite": ["Makefile", "pyproject.toml", "constraints.txt", "tests", "rnnlab", "autograder/rnnjudge", "solution"],
+}
+
+
+def family(stem: str) -> str:
+    """The renderer of a results file: ``busy_full`` is rendered as ``busy`` is."""
+    return stem if stem in RENDERERS else stem.split("_", 1)[0]
+
+
+# -- staleness, from git's history ------------------------------------------------------------------
+
+
+def changed_after(date: str, paths: list[str]) -> list[str] | None:
+    """The paths among ``paths`` changed by a commit after ``date``, or None where git cannot tell."""
+    try:
+        shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True,
+                                 text=True, check=True).stdout.strip()
+        if shallow != "false":
+            return None
+        out = subprocess.run(["git", "log", f"--after={date}T23:59:59", "--format=", "--name-only", "--", *paths],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    changed = {line for line in out.splitlines() if line}
+    return sorted(p for p in paths if any(c == p or c.startswith(p.rstrip("/") + "/") for c in changed))
+
+
+# -- the sections -----------------------------------------------------------------------------------
+
+
+class Section:
+    def __init__(self, page: Path, line: int, stem: str, part: str, body: list[str]):
+        self.page, self.line, self.stem, self.part, self.body = page, line, stem, part, body
+
+    @property
+    def name(self) -> str:
+        return self.stem + (f".{self.part}" if self.part else "")
+
+    @property
+    def where(self) -> str:
+        try:
+            shown = self.page.resolve().relative_to(REPO)
+        except ValueError:
+            shown = self.page
+        return f"{shown}:{self.line}"
+
+
+def parse(page: Path) -> tuple[list[str], list[Section], list[str]]:
+    """The page's lines, its sections in order, and the problems of its markers."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    sections, problems, i = [], [], 0
+    while i < len(lines):
+        match = BEGIN.match(lines[i].strip())
+        if match:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END or BEGIN.match(lines[j].strip())),
+                       None)
+            if end is None or lines[end].strip() != END:
+                problems.append(f"{page}:{i + 1}: section '{match.group(0)}' has no {END} before the next section "
+                                "or the page's end")
+                i += 1
+                continue
+            sections.append(Section(page, i + 1, match.group(1), match.group(2) or "", lines[i + 1:end]))
+            i = end
+        elif lines[i].strip() == END:
+            problems.append(f"{page}:{i + 1}: {END} without a section before it")
+        i += 1
+    return lines, sections, problems
+
+
+def render(stem: str, part: str, results: Path = RESULTS) -> tuple[list[str] | None, str | None, bool]:
+    """(the section's lines, a problem, whether staleness could be told) for ``stem.part``."""
+    path = results / f"{stem}.json"
+    kind = family(stem)
+    command = COMMANDS.get(stem, f"python benchmarks/bench_{kind}.py")
+    if not path.is_file():
+        return None, f"no results file {path.relative_to(REPO) if path.is_relative_to(REPO) else path} (run `{command}`)", True
+    if kind not in RENDERERS:
+        return None, f"no renderer for {path.name} in benchmarks/docs_figures.py", True
+    if part not in PARTS.get(kind, {""}):
+        return None, f"{kind} has no part {part!r} (parts: {sorted(PARTS.get(kind, {''}))})", True
+    record = json.loads(path.read_text())
+    command = record.get("command", command)
+    lines = list(RENDERERS[kind](record, part))
+    stale = changed_after(record["date"], DEPENDS.get(kind, []))
+    if stale:
+        lines += ["", f"{STALE_PREFIX} later changes to " + ", ".join(f"`{p}`" for p in stale)
+                  + f": these figures may be out of date until `{command}` runs again.*"]
+    shown = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
+    lines += ["", f"*Measured by `{command}` on {record['date']} ({machine_text(record)}); generated from "
+                  f"`{shown}` by `make docs`.*"]
+    return [part for line in lines for part in wrap(line)], None, stale is not None
+
+
+def wrap(line: str) -> list[str]:
+    """A prose line cut at ``WIDTH`` characters, never inside a code span; table rows as they are."""
+    if not line or line.startswith("|"):
+        return [line]
+    kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\0"), line)
+    return [part.replace("\0", " ") for part in
+            textwrap.wrap(kept, WIDTH, break_long_words=False, break_on_hyphens=False)]
+
+
+def without_stale(lines: list[str]) -> list[str]:
+    """The lines without the paragraph that says the figures were not re-measured (and its blank line)."""
+    kept, skipping = [], False
+    for line in lines:
+        skipping = skipping or line.startswith(STALE_PREFIX)
+        if skipping:
+            skipping = bool(line)
+            continue
+        kept.append(line)
+    return kept
+
+
+def process(pages: list[Path], check: bool, results: Path = RESULTS) -> list[str]:
+    """Rewrite (or, with ``check``, compare) every section of ``pages``; the problems found."""
+    problems = []
+    for page in pages:
+        lines, sections, page_problems = parse(page)
+        problems += page_problems
+        out, at = [], 0
+        for section in sections:
+            start = section.line  # the section's body starts after its marker line (1-based line = index + 1)
+            out += lines[at:start]
+            wanted, problem, told = render(section.stem, section.part, results)
+            if problem:
+                problems.append(f"{section.where}: section '{section.name}': {problem}")
+                wanted = section.body if check else [f"*Not measured: {problem}.*"]
+            elif check:
+                same = section.body == wanted if told else without_stale(section.body) == without_stale(wanted)
+                if not same and without_stale(section.body) == without_stale(wanted):
+                    problems.append(f"{section.where}: section '{section.name}': a file its benchmark depends on was "
+                                    "committed after the measurement; run the benchmark again, or `make docs` to say "
+                                    "that it has not been re-measured")
+                elif not same:
+                    problems.append(f"{section.where}: section '{section.name}' differs from "
+                                    f"benchmarks/results/{section.stem}.json: run `make docs`")
+            out += wanted
+            at = start + len(section.body)
+        out += lines[at:]
+        if not check and out != lines:
+            page.write_text("\n".join(out) + "\n", encoding="utf-8")
+            print(f"rewrote the figures of {page}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a section differs")
+    parser.add_argument("pages", nargs="*", type=Path, help=f"the pages (default: {', '.join(PAGES)})")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))  # rnnlab, for the points a grade is out of
+    problems = process(args.pages or [REPO / p for p in PAGES], args.check)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
