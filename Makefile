@@ -95,7 +95,7 @@ bench-grading: $(STAMP) sandbox
 # Mutants of every task region graded by the hidden checks (about 15 minutes on 2 cores); fails
 # below 95% killed overall or 90% for a task.
 mutation: $(STAMP)
-	$(PY) benchmarks/bench_mutation.py
+	$(PY) benchmarks/bench_mutation.py --json benchmarks/results/mutation.json
 
 bench-report: $(STAMP)
 	$(PY) benchmarks/bench_report.py
