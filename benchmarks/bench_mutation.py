@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(mutants)} mutants ({invalid} invalid dropped)")
         return 0
     print(f"{len(mutants)} mutants of {SOLUTION.relative_to(REPO)}, graded with {args.workers} judges")
+    from docs_figures import machine
+
+    measured_on = machine()
     started = time.monotonic()
     variants = [] if args.task else correct_variants(code)
     graded = grade_mutants(mutants + variants, args.workers)
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         print(correct_report(correct))
     print(f"\n{datetime.date.today()}: {time.monotonic() - started:.0f} s for {len(mutants)} mutants")
     if args.json:
-        args.json.write_text(json.dumps({"date": str(datetime.date.today()), "invalid": invalid,
+        args.json.write_text(json.dumps({"date": str(datetime.date.today()), "machine": measured_on,
+                                         "seconds": round(time.monotonic() - started), "invalid": invalid,
                                          "summary": summary, "correct": correct, "mutants": records}, indent=1))
     met = targets_met(summary, correct)
     print(f"targets ({TARGET_OVERALL:.0%} of mutants overall, {TARGET_PER_TASK:.0%} every task, every correct "

@@ -337,12 +337,26 @@ def render_suite(r: dict, part: str) -> list[str]:
             + f"; {passed} of {len(r['runs'])} runs passed."]
 
 
+def render_mutation(r: dict, part: str) -> list[str]:
+    """``make mutation``: the hidden checks against mutants of the solution and the correct bank."""
+    rows, correct = r["summary"]["rows"], r["correct"]
+    every = rows["all"]
+    caught = every["killed"] + every["timed out"]
+    tasks = ", ".join(f"Task {t}: {rows[t]['killed'] + rows[t]['timed out']} of {rows[t]['mutants'] - rows[t]['equivalent']}"
+                      for t in sorted(k for k in rows if k != "all"))
+    return [f"{every['mutants']} mutants of `solution/rnn_lm.py`, {every['equivalent']} reviewed equivalent: "
+            f"{caught} of {every['mutants'] - every['equivalent']} others lost points ({every['score']:.0%}; {tasks}); "
+            f"{correct['all']['full_marks']} of {correct['all']['variants']} correct variants of "
+            "`tests/submission_bank.py` kept full marks."]
+
+
 RENDERERS: dict[str, Callable[[dict, str], list[str]]] = {
     "rerun": render_rerun, "gradescope": render_gradescope, "training": render_training, "lab": render_lab,
     "busy": render_busy, "grading": render_grading, "report": render_report, "seeds": render_seeds,
-    "suite": render_suite}
+    "suite": render_suite, "mutation": render_mutation}
 PARTS = {"rerun": {"", "tolerances", "time"}, "gradescope": {"", "summary"}, "lab": {"", "default"}}
-COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "gradescope": "python benchmarks/bench_gradescope.py"}
+COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "gradescope": "python benchmarks/bench_gradescope.py",
+            "mutation": "make mutation", "suite": "python benchmarks/bench_suite.py"}
 # What each benchmark's figures depend on: a commit to one of these after the measurement's date
 # marks its sections as not re-measured since.
 DEPENDS = {
@@ -359,6 +373,8 @@ DEPENDS = {
     "report": ["benchmarks/bench_report.py", "rnnlab/class_report.py", "rnnlab/similarity.py",
                "tests/submission_bank.py"],
     "seeds": ["benchmarks/bench_seeds.py", "solution/lab_support.py", "solution/rnn_lm.py", "constraints.txt"],
+    "mutation": ["benchmarks/bench_mutation.py", "benchmarks/mutation_operators.py", "benchmarks/mutation_equivalents.toml",
+                 "autograder/rnnjudge", "solution/rnn_lm.py", "tests/submission_bank.py"],
     "suite": ["Makefile", "pyproject.toml", "constraints.txt", "tests", "rnnlab", "autograder/rnnjudge", "solution"],
 }
 

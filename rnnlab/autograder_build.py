@@ -23,8 +23,7 @@ from pathlib import Path
 
 from rnnjudge.otter_plugin import NOT_JUDGED
 from rnnjudge.registry import checks_for_task, split_points
-from rnnlab import AUTOGRADER_DIR
-from rnnlab.release import PYTHON_VERSION, TORCH_REQUIREMENT
+from rnnlab import AUTOGRADER_DIR, PYTHON_VERSION, TORCH_REQUIREMENT
 from rnnlab.tasks import TASKS
 
 PACKAGE_FOLDER = "rnnjudge_pkg"

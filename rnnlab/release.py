@@ -23,7 +23,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
+from rnnlab import ASSIGNMENT_DIR, DATASETS_REQUIREMENT, PYTHON_VERSION, SOLUTION_DIR, TORCH_REQUIREMENT
 from rnnlab.questions import QuestionsError, discussion_questions
 from rnnlab.tasks import ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
@@ -33,9 +33,6 @@ ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->", re.DOTALL)
 RUBRIC = re.compile(r"(?:\n#)?\n# <!-- BEGIN RUBRIC -->.*?<!-- END RUBRIC -->", re.DOTALL)  # with the blank line before
 ANSWER_PLACEHOLDER = "*Your answer here.*"
 GRADING_PLACEHOLDER = "{{GRADING}}"
-TORCH_REQUIREMENT = "torch>=2.2,<2.14"
-DATASETS_REQUIREMENT = "datasets>=2.14"  # only for the optional WikiText-2 download
-PYTHON_VERSION = "3.11"
 
 
 class ReleaseError(RuntimeError):

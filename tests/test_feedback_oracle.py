@@ -15,7 +15,7 @@ from rnnjudge.judge import judge_submission
 
 pytestmark = RUNS_THE_JUDGE
 
-TASK5 = ("task5_reference", "task5_edge_cases", "task5_grads_untouched")
+TASK5 = ("task5_reference", "task5_each_call_on_its_own", "task5_edge_cases", "task5_grads_untouched")
 ROUNDS = 4
 
 
