@@ -1,7 +1,20 @@
 """Given code for the RNN-vs-LSTM lab: data, the experiment, the distance sweep, their plots.
 
 Nothing here is a task; it imports your ``rnn_lm`` module and runs it. Do not edit it: it is
-generated from the course's source, and grading never uses it.
+generated from the course's source, and grading never uses your copy (a re-run of your experiment,
+where the course makes one, uses the course's own).
+
+Contents, in file order (each section starts with a ``# ---`` banner):
+
+* The embedded corpus and its perplexity floor: ``make_recall_corpus``, ``recall_corpus_floor``.
+* Loading texts: ``load_wikitext``, ``load_folder``, ``resolve_device``, ``resolve_bf16``.
+* The experiment: ``LabConfig`` (every setting of a run), ``set_threads``, ``prepare_data``,
+  ``build_model``, ``probe_gradient``, ``run_model``, ``run_experiment`` (what the notebook calls).
+* The distance sweep: ``run_sweep``, ``sweep_config``, ``longest_learned``.
+* The claims the lab makes, checked on a run's own numbers: ``claim``, ``check_claims``.
+* Reporting: ``format_table``, ``ran_as_line``, ``format_claims``, ``format_sweep_table``,
+  ``make_figures``, ``sweep_figure``; then the claims over the course's seeds and the sweep's:
+  ``check_recall_claims``, ``claim_ranges``, ``format_seed_report``, ``check_sweep_claims``.
 
 Data sources (``LabConfig.data``):
 
