@@ -332,8 +332,10 @@ def render_suite(r: dict, part: str) -> list[str]:
     busy = [run["seconds"] for run in r["runs"] if run["busy_neighbour"]]
     passed = sum(run["passed"] for run in r["runs"])
     minutes = lambda s: f"{s / 60:.1f} min"
-    return [f"`make {r['target']}` from a bare fresh clone took {span(idle, minutes) if idle else 'no idle run'}"
-            + (f", and {span(busy, minutes)} next to a busy neighbour" if busy else "")
+    modes = sorted({run["folder_mode"] for run in r["runs"]})
+    return [f"`make {r['target']}` from a bare fresh clone in a `mktemp -d` folder (mode {', '.join(m[2:] for m in modes)}), "
+            f"the install included, took {span(idle, minutes) if idle else 'no idle run'} over {len(idle)} runs in a row"
+            + (f", and {span(busy, minutes)} next to a process spinning on one core" if busy else "")
             + f"; {passed} of {len(r['runs'])} runs passed."]
 
 
