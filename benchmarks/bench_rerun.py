@@ -35,17 +35,14 @@ import lab_support  # noqa: E402
 import student_notebooks  # noqa: E402
 from rnnjudge.sandbox import Limits, bwrap_problem  # noqa: E402
 from rnnlab.notebook import report_of_cells  # noqa: E402
-from rnnlab.rerun import MODEL_KEYS, RNN_TRAINED_GRADIENT, TOLERANCES, rerun_team  # noqa: E402
+from rnnlab.rerun import MODEL_KEYS, RERUN_KEYS, RNN_TRAINED_GRADIENT, TOLERANCES, rerun_team, tolerance_for  # noqa: E402
 
-QUICK = dict(embedded_docs=384, embedded_valid_docs=64, batch_size=32, epochs=1, emb_dim=16, hidden_dim=32)
-NUMBERS = {"recall": "recall_accuracy", "best val ppl": "best_valid_ppl", "grad init": "gtt_far_rel_init",
-           "grad trained": "gtt_far_rel_final"}
 SOLUTION = (REPO / "solution" / "rnn_lm.py").read_text()
 
 
 def share_of_tolerance(kind: str, model: str, a: float, b: float) -> float:
     """|a - b| as a share of what the tolerance allows (1.0: at the limit)."""
-    tol = RNN_TRAINED_GRADIENT if (model, kind) == ("rnn", "grad trained") else TOLERANCES[kind]
+    tol = tolerance_for(model, kind)
     allowed = tol.absolute + tol.relative * abs(b)
     shares = [abs(a - b) / allowed] if allowed > 0 else []
     if tol.factor > 1 and a > 0 and b > 0:
@@ -69,7 +66,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="LAB_QUICK's size (seconds, for a smoke run)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]  # run it alone: what else ran, as the 1-minute load average
-    base = lab_support.LabConfig(**(QUICK if args.quick else {}), device="cpu")
+    base = lab_support.LabConfig(**(student_notebooks.QUICK if args.quick else {}), device="cpu")
     ways = {"1 thread": dataclasses.replace(base, threads=1), "2 threads": dataclasses.replace(base, threads=2),
             "1 thread, float32": dataclasses.replace(base, threads=1, bf16=False),
             "1 thread, again": dataclasses.replace(base, threads=1)}
@@ -82,7 +79,7 @@ def main() -> None:
     for name in ("2 threads", "1 thread, float32", "1 thread, again"):
         moves[name] = {}
         for model in MODEL_KEYS.values():
-            for kind, key in NUMBERS.items():
+            for kind, key in RERUN_KEYS.items():
                 a, b = runs[name]["models"][model][key], reference["models"][model][key]
                 moves[name][f"{model} {kind}"] = {"reference": b, "this": a, "share": share_of_tolerance(kind, model, a, b)}
     print(f"\n{'number':24s} " + " ".join(f"{n:>20s}" for n in moves))

@@ -529,6 +529,12 @@ def scores_section(grades: list) -> str:
             f'src="{task_points_figure(grades)}">')
 
 
+def failed_cell(failed: int, of: int, share: float) -> str:
+    """A table cell: ``failed / of``, a bar of the share and the share in percent."""
+    return (f'<td class="num">{failed} / {of}<div class="bar"><span style="width:{100 * share:.0f}%">'
+            f'</span></div>{100 * share:.0f}%</td>')
+
+
 def checks_section(stats: list[CheckStats]) -> str:
     if not stats:
         return '<h2 id="checks">Checks</h2>\n<p>No submission was checked (every one failed before grading).</p>'
@@ -539,8 +545,7 @@ def checks_section(stats: list[CheckStats]) -> str:
             f"<tr><td class=\"num\">{rank}</td>"
             f"<td>{escape(s.description)}<div class=\"check-name\">{escape(s.name)}</div></td>"
             f"<td>{s.task}<div class=\"muted\">{escape(titles.get(s.task, ''))}</div></td>"
-            f"<td class=\"num\">{s.failed} / {s.graded}<div class=\"bar\"><span style=\"width:{100 * s.share:.0f}%\">"
-            f"</span></div>{100 * s.share:.0f}%</td><td>{messages_cell(s.messages)}</td></tr>")
+            f"{failed_cell(s.failed, s.graded, s.share)}<td>{messages_cell(s.messages)}</td></tr>")
     return ('<h2 id="checks">Checks, most failed first</h2>\n<p class="muted">Failed: submissions that failed the '
             'check / submissions that have it. Failure messages are grouped when they differ only in numbers '
             'and shapes; each group shows its first message.</p>\n'
@@ -555,8 +560,7 @@ def notebook_section(stats: list[NotebookCheckStats]) -> str:
             f"<tr><td class=\"num\">{rank}</td>"
             f"<td>{escape(s.title)}<div class=\"check-name\">{escape(s.key)}</div></td>"
             f"<td class=\"num\">{s.points}</td>"
-            f"<td class=\"num\">{s.failed} / {s.teams}<div class=\"bar\"><span style=\"width:{100 * s.share:.0f}%\">"
-            f"</span></div>{100 * s.share:.0f}%</td><td class=\"num\">{s.passed}</td>"
+            f"{failed_cell(s.failed, s.teams, s.share)}<td class=\"num\">{s.passed}</td>"
             f"<td>{messages_cell(s.findings)}</td></tr>")
     return ('<h2 id="notebook">Notebook checks, most failed first</h2>\n<p class="muted">Each team\'s '
             '<code>lab.ipynb</code>, read as committed, never run. Failed: teams whose notebook failed the check / '

@@ -22,7 +22,6 @@ import math
 import os
 import select
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +70,18 @@ TOLERANCES = {
 }
 RNN_TRAINED_GRADIENT = Tolerance(factor=1e5)
 SHOWN = {"recall": "{:.3f}", "best val ppl": "{:.2f}", "grad init": "{:.2e}", "grad trained": "{:.2e}"}  # as printed
+RERUN_KEYS = {"recall": "recall_accuracy", "best val ppl": "best_valid_ppl", "grad init": "gtt_far_rel_init",
+              "grad trained": "gtt_far_rel_final"}  # a compared number -> its key in run_model's numbers
+
+
+def tolerance_for(model: str, kind: str) -> Tolerance:
+    return RNN_TRAINED_GRADIENT if (model, kind) == ("rnn", "grad trained") else TOLERANCES[kind]
+
+
+def kind_of(column: str) -> str | None:
+    """A printed column's kind of number: ``grad@21 trained`` -> ``grad trained``; None if not compared."""
+    kind = "grad " + column.rsplit(" ", 1)[-1] if column.startswith("grad@") else column
+    return kind if kind in RERUN_KEYS else None
 
 
 def plan_of(report: NotebookReport) -> tuple[dict | None, str]:
@@ -101,17 +112,10 @@ def run_in_sandbox(code: str, plan: dict, mode: str, limits: sandbox.Limits, tim
         shutil.copy(LAB_SUPPORT, root / "lab_support.py")
         (root / "rnn_lm.py").write_text(code, encoding="utf-8")
         plan_text = json.dumps(plan)
-        if mode == "bwrap":
-            inside = sandbox.INSIDE
-            argv = sandbox.bwrap_command(root, [sys.executable, "-I", "-B", f"{inside}/{PROGRAM.name}", inside, plan_text])
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        else:
-            argv = [sys.executable, "-I", "-B", str(root / PROGRAM.name), str(root), plan_text]
-            env = sandbox.worker_environment(folder)
-        processes = sandbox.ProcessGroup(limits)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=folder,
-                                env=env, start_new_session=True, close_fds=True,
-                                preexec_fn=lambda: sandbox.limit_resources(limits, False, processes))
+        proc, processes = sandbox.start_worker(
+            root, mode, limits, log, program=lambda inside: [sys.executable, "-I", "-B", f"{inside}/{PROGRAM.name}",
+                                                            inside, plan_text])
+        proc.stdin.close()  # the plan is in the command line: nothing more to say
         try:
             output = read_until_closed(proc.stdout.fileno(), time.monotonic() + timeout)
         finally:
@@ -161,17 +165,12 @@ def differences(report: NotebookReport, models: dict) -> list[str]:
             found.append(f"{printed_name}: not in the re-run")
             continue
         for column, text in row.items():
-            kind = ("recall" if column == "recall" else "best val ppl" if column == "best val ppl" else
-                    "grad init" if column.startswith("grad@") and column.endswith("init") else
-                    "grad trained" if column.startswith("grad@") and column.endswith("trained") else None)
-            source = {"recall": "recall_accuracy", "best val ppl": "best_valid_ppl", "grad init": "gtt_far_rel_init",
-                      "grad trained": "gtt_far_rel_final"}.get(kind)
-            value = rerun.get(source) if source else None
-            if kind is None or not isinstance(value, (int, float)):
+            kind = kind_of(column)
+            value = rerun.get(RERUN_KEYS[kind]) if kind else None
+            if not isinstance(value, (int, float)):
                 continue
-            tolerance = RNN_TRAINED_GRADIENT if (key, kind) == ("rnn", "grad trained") else TOLERANCES[kind]
             printed = printed_value(text)
-            if printed is None or not tolerance.holds(printed, float(value)):
+            if printed is None or not tolerance_for(key, kind).holds(printed, float(value)):
                 found.append(f"{printed_name} {column}: printed {text}, re-run {SHOWN[kind].format(value)}")
     return found
 

@@ -33,3 +33,15 @@ def wikitext_dir() -> Path:
 # once: each already grades with two processes, and concurrent judges would see each other's
 # cgroups and processes.
 RUNS_THE_JUDGE = pytest.mark.judge
+
+
+def processes_marked(marker: str) -> list[str]:
+    """The live processes whose command line holds ``marker`` (what an attack left running)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "cmdline").read_bytes():
+                found.append(proc.name)
+        except OSError:
+            pass
+    return found

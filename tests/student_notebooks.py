@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "assignment" / "lab.ipynb"
 SWEEP = json.loads((REPO / "solution" / "sweep" / "sweep.json").read_text())
 PLACEHOLDER = "*Your answer here.*"
+QUICK = dict(embedded_docs=384, embedded_valid_docs=64, batch_size=32, epochs=1, emb_dim=16, hidden_dim=32)  # LAB_QUICK=1
+EXPERIMENT_CELL = 'results = lab_support.run_experiment(cfg, "results")'  # the experiment's cell, by a line of it
 
 
 def model_numbers(recall: float, ppl: float, init: float, trained: float) -> dict:
@@ -45,7 +47,7 @@ CLAIMS = [lab_support.claim("init_far_gradient", True, "At initialisation the de
 PRINTED = {  # a line of the cell's source -> what the cell printed
     "data = lab_support.prepare_data(cfg)": "embedded recall corpus | vocabulary: 120 | training windows: 4000\n"
                                             "SEQ_LEN: 30 tokens a window\nperplexity floor: 22.06\n",
-    'results = lab_support.run_experiment(cfg, "results")': lab_support.format_table(RESULTS) + "\n",
+    EXPERIMENT_CELL: lab_support.format_table(RESULTS) + "\n",
     'print(lab_support.format_claims(results["claims"]))': lab_support.format_claims(CLAIMS) + "\n",
     "print(lab_support.format_sweep_table(sweep))": (lab_support.format_sweep_table(SWEEP) + "\n"
                                                      + lab_support.format_claims(SWEEP["claims"]) + "\n"),
@@ -94,8 +96,15 @@ def run(nb, counts: list[int | None] | None = None, error_in: int | None = None,
 
 def experiment_printed(cfg, results: dict) -> dict[str, str]:
     """What the experiment's two cells print after a real ``lab_support.run_experiment(cfg)``."""
-    return {'results = lab_support.run_experiment(cfg, "results")': f"{cfg}\n{lab_support.format_table(results)}\n",
+    return {EXPERIMENT_CELL: f"{cfg}\n{lab_support.format_table(results)}\n",
             'print(lab_support.format_claims(results["claims"]))': lab_support.format_claims(results["claims"]) + "\n"}
+
+
+def printed_run(threads: int) -> tuple[dict, dict[str, str]]:
+    """A real run of the experiment at LAB_QUICK's size (seconds): its results, and what its cells print."""
+    cfg = lab_support.LabConfig(**QUICK, threads=threads)
+    results = lab_support.run_experiment(cfg, progress=False)
+    return results, experiment_printed(cfg, results)
 
 
 def answered(nb, answers: dict[int, str] | None = None) -> nbformat.NotebookNode:

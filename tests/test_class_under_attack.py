@@ -17,10 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import lab_support
 import student_notebooks as sn
 from attack_bank import MEMORY_HOG_CHILDREN, MEMORY_HOG_MB, SKELETON, neighbour_attacks
-from conftest import RUNS_THE_JUDGE
+from conftest import RUNS_THE_JUDGE, processes_marked
 from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run, missing_limits
 from rnnjudge.session import CONTROL_CHARACTERS
 from rnnlab.notebook import DIFFERS, REPRODUCED
@@ -35,8 +34,6 @@ REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [str(REPO / ".venv" / "bin" / "rnnlab")] if (REPO / ".venv" / "bin" / "rnnlab").exists() else ["rnnlab"]
 MARKER = "rnnlab-class-under-attack-5c1e"
 MEMORY_MB = 2048  # less than the children's 6 x 500 MB, more than the solution needs
-QUICK = dict(embedded_docs=384, embedded_valid_docs=64, batch_size=32, epochs=1, emb_dim=16, hidden_dim=32)
-EXPERIMENT_CELL = 'results = lab_support.run_experiment(cfg, "results")'
 CLAIMS_POINTS = next(c.points for c in NOTEBOOK_CHECKS if c.key == "claims_printed")
 HONEST = ("honest", "honest_other_style")
 OTHER_STYLE = ("rnn_time_major_loop", "lstm_explicit_zero_state", "loss_boolean_mask", "eval_fsum_of_batch_sums",
@@ -49,17 +46,6 @@ def with_authors(code: str, *names: str) -> str:
     return code.replace("AUTHORS: list[str] = []", f"AUTHORS: list[str] = {list(names)!r}", 1)
 
 
-def marked_processes() -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and MARKER in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(proc.name)
-        except OSError:
-            pass
-    return found
-
-
 def team(folder: Path, name: str, code: str, notebook) -> None:
     sn.write(notebook, folder / name)
     (folder / name / "rnn_lm.py").write_text(code)
@@ -68,8 +54,7 @@ def team(folder: Path, name: str, code: str, notebook) -> None:
 @pytest.fixture(scope="module")
 def attacked_class(tmp_path_factory):
     folder, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("out")
-    cfg = lab_support.LabConfig(**QUICK, threads=1)
-    printed = sn.experiment_printed(cfg, lab_support.run_experiment(cfg, progress=False))  # a real run's outputs
+    _, printed = sn.printed_run(threads=1)  # a real run's outputs
     honest_notebook = sn.answered(sn.run(sn.template(), printed=printed))
     honest_code = with_authors(SOLUTION, "Ada Lovelace (1234567, ada@uni.edu)")
     team(folder, "honest", honest_code, honest_notebook)
@@ -104,7 +89,7 @@ def attacked_class(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "final_grades.csv") as f:
         rows = {r["file"].split("/")[0]: r for r in csv.DictReader(f)}
-    return {"out": out, "rows": rows, "stdout": proc.stdout, "left": marked_processes(),
+    return {"out": out, "rows": rows, "stdout": proc.stdout, "left": processes_marked(MARKER),
             "cgroups": cgroups_of_run(run), "teams": sorted(p.name for p in folder.iterdir())}
 
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
-from conftest import COURSE_KEY, RUNS_THE_JUDGE
+from conftest import COURSE_KEY, RUNS_THE_JUDGE, processes_marked
 from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run
 from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnlab.autograder_build import build_autograder_zip
@@ -45,17 +45,6 @@ def repo_fingerprint() -> str:
             continue
         digest.update(str(rel).encode() + path.read_bytes())
     return digest.hexdigest()
-
-
-def marked_processes() -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and MARKER.encode() in (proc / "cmdline").read_bytes():
-                found.append(proc.name)
-        except OSError:
-            pass
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +116,7 @@ def graded_class(tmp_path_factory, replay_table):
     with open(out / "final_grades.csv") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     return {"folder": folder, "out": out, "rows": rows, "sources": sources, "repo_before": before,
-            "repo_after": repo_fingerprint(), "marked": marked_processes(), "around_out": around_out,
+            "repo_after": repo_fingerprint(), "marked": processes_marked(MARKER), "around_out": around_out,
             "around_out_after": sorted(p.name for p in out.parent.iterdir()), "cgroups": [str(p) for p in cgroups_of_run(run)],
             "escaped": escaped}
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import lab_support
 import student_notebooks as sn
 from conftest import RUNS_THE_JUDGE
 from rnnlab.notebook import DIFFERS, NOT_RERUN, REPRODUCED, report_of_cells
@@ -21,15 +20,8 @@ from submission_bank import CORRECT, SOLUTION, apply_edits
 
 REPO = Path(__file__).resolve().parent.parent
 RNNLAB = [str(REPO / ".venv" / "bin" / "rnnlab")] if (REPO / ".venv" / "bin" / "rnnlab").exists() else ["rnnlab"]
-QUICK = dict(embedded_docs=384, embedded_valid_docs=64, batch_size=32, epochs=1, emb_dim=16, hidden_dim=32)
-EXPERIMENT_CELL = 'results = lab_support.run_experiment(cfg, "results")'
+EXPERIMENT_CELL = sn.EXPERIMENT_CELL
 CLAIMS_POINTS = next(c.points for c in NOTEBOOK_CHECKS if c.key == "claims_printed")
-
-
-def printed_run(threads: int) -> tuple[dict, dict[str, str]]:
-    cfg = lab_support.LabConfig(**QUICK, threads=threads)
-    results = lab_support.run_experiment(cfg, progress=False)
-    return results, sn.experiment_printed(cfg, results)
 
 
 def notebook_of(printed: dict[str, str]) -> list[dict]:
@@ -38,7 +30,7 @@ def notebook_of(printed: dict[str, str]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def honest_runs():
-    return {threads: printed_run(threads) for threads in (1, 2)}
+    return {threads: sn.printed_run(threads) for threads in (1, 2)}
 
 
 def test_the_notebook_records_what_a_rerun_repeats(honest_runs):

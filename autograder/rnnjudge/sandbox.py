@@ -361,14 +361,17 @@ def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> Non
         os.chmod(worker_dir, 0o755)
 
 
-def start_worker(worker_dir: Path, mode: str, limits: Limits, log) -> tuple[subprocess.Popen, ProcessGroup]:
-    """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel."""
+def start_worker(worker_dir: Path, mode: str, limits: Limits, log,
+                 program=worker_program) -> tuple[subprocess.Popen, ProcessGroup]:
+    """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel.
+    ``program(folder)``: the command, given where ``worker_dir`` appears to it (the worker's by default)."""
     processes = ProcessGroup(limits)
     if mode == "bwrap":
-        argv, cwd, env = bwrap_command(worker_dir), worker_dir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        argv, cwd = bwrap_command(worker_dir, program(INSIDE)), worker_dir
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:
         home = worker_dir / "home" if mode == "user" else worker_dir
-        argv = worker_program(str(worker_dir))
+        argv = program(str(worker_dir))
         cwd, env = home, worker_environment(str(home))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,
                             start_new_session=True, close_fds=True,
