@@ -1,18 +1,16 @@
-"""Benchmark: grading speed through the judge and the sandboxed worker, side by side with the
-in-process grader it replaced.
+"""Benchmark: grading speed through the judge and the sandboxed worker.
 
-    .venv/bin/python benchmarks/bench_grading.py [--class-size 50] [--workers 2] [--baseline 327978f]
+    .venv/bin/python benchmarks/bench_grading.py [--class-size 50] [--workers 2] [--baseline REV]
 
-Prints, measured in one run on this machine:
+Prints, measured in one run on this machine, and writes to ``benchmarks/results/grading.json``:
 - seconds for the whole hidden suite on one submission through judge and sandbox (in one warm
   judge process, so without the judge's own start-up);
 - seconds for one submission under `rnnlab grade` (one worker, start-up included);
 - seconds for one submission under `otter run -a autograder.zip` (otter's start-up included);
 - wall time for `rnnlab grade` on a class of N submissions (the solution and the buggy variants
   of tests/submission_bank.py) with --workers W;
-- the two `rnnlab grade` figures for git revision --baseline, checked out into a temporary worktree
-  (327978f, the default: the in-process grader before the judge; 99fac62: the judge before the
-  course secret and the device checks).
+- with --baseline, the two `rnnlab grade` figures for that git revision too, checked out into a
+  temporary worktree: a before-and-after of a change to the grader, measured in one run.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from submission_bank import BUGGY, SOLUTION, apply_edits  # noqa: E402
 
 from rnnlab.autograder_build import build_autograder_zip  # noqa: E402
 
-BASELINE = "327978f"  # the in-process grader (checks in the submission's interpreter); 99fac62: the judge
-# before hidden inputs came from a course secret (issue 14)
 KEY = bytes.fromhex("be9c" * 16)  # this benchmark's course secret
 os.environ["RNNJUDGE_SECRET"] = KEY.hex()  # for the `rnnlab grade` and `otter run` it starts
 
@@ -79,7 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--class-size", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--baseline", default=BASELINE, help="git revision of the in-process grader ('' to skip)")
+    ap.add_argument("--baseline", default="", help="also time this git revision's `rnnlab grade` (none by default)")
     args = ap.parse_args()
     from docs_figures import machine, write_results  # benchmarks/, this script's folder
     from rnnjudge.judge import judge_submission
@@ -100,7 +96,7 @@ def main() -> None:
         otter_s = timed([str(Path(sys.executable).parent / "otter"), "run", "-a", str(zip_path), "-o", str(tmp),
                          str(one)], tmp)
         before = baseline_times(args.baseline, tmp, one, klass, args.workers) if args.baseline else None
-    print(f"{'':52s} {'this tree':>16s} {args.baseline:>22s}")
+    print(f"{'':52s} {'this tree':>16s} {args.baseline or '':>22s}")
     rows = [("hidden suite, one submission, warm judge", judge_s, None),
             ("rnnlab grade, one submission (one worker)", ours[0], before and before[0]),
             (f"rnnlab grade, {args.class_size} submissions, {args.workers} workers", ours[1], before and before[1]),

@@ -1,14 +1,18 @@
 """Benchmark: how long the lab's experiment (and its sweep) take, where the time goes, peak memory.
 
-    .venv/bin/python benchmarks/bench_lab.py [--repeat 2] [--compare] [--sweep]
+    .venv/bin/python benchmarks/bench_lab.py [--repeat 2] [--fp32] [--compare] [--sweep]
+    .venv/bin/python benchmarks/bench_lab.py --data tests/data/wikitext-2 --seeds 3   (make bench-lab)
 
 Each run is a fresh child process (so its peak resident memory is its own) running
 `lab_support.run_experiment` with the default `LabConfig()`: exactly the notebook's experiment
 cell and `make lab`. Printed per run: wall time, each model's training time, the time of one
 validation pass and of the probes, peak memory, and whether every claim held. `--compare` runs
 the previous default in the same invocation (float32, batch 32, lr 1e-3, 3000 steps, validation
-every 250 steps) and prints the ratio; `--fp32` runs the default config without bfloat16 (as on a CPU
-without it); `--sweep` times `run_sweep` at its default distances.
+every 250 steps) and prints the ratio; `--fp32` runs the default config without bfloat16 (as on a
+CPU without it); `--sweep` times `run_sweep` at its default distances. `--data FOLDER` runs the
+default config on that folder's text instead (`LabConfig(data=FOLDER)`) and writes its own results
+file, `benchmarks/results/lab_FOLDERNAME.json`, with the vocabulary and each claim as printed;
+`--seeds N` runs seeds 0 .. N-1 once each instead of `--repeat` runs of seed 0.
 Figures are for the machine it runs on: run it with nothing else running.
 """
 
@@ -46,6 +50,8 @@ if kind == "experiment":
     out["train_seconds"] = {n: r["train_seconds"] for n, r in results["models"].items()}
     out["steps"] = next(iter(results["models"].values()))["steps"]
     out["claims"] = [c["holds"] for c in results["claims"]]
+    out["claim_texts"] = [{"id": c["id"], "holds": c["holds"], "text": c["text"]} for c in results["claims"]]
+    out["vocab_size"], out["data"] = results["vocab_size"], results["data"]
     out["threads"] = "/".join(str(r["threads"]) for r in results["models"].values())  # each model's
 else:
     sweep = lab_support.run_sweep(cfg, progress=False)
@@ -87,16 +93,23 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true", help="also run the default config in float32 throughout "
                                                         "(as on a CPU without bfloat16 support)")
     ap.add_argument("--sweep", action="store_true", help="also time the distance sweep (about 10 minutes)")
+    ap.add_argument("--data", help="a folder of text (train.txt or test.txt, valid.txt): the default config on it")
+    ap.add_argument("--seeds", type=int, help="run seeds 0 .. N-1 once each (instead of --repeat)")
     args = ap.parse_args()
+    if args.data and (args.compare or args.fp32 or args.sweep):
+        ap.error("--data runs the default config on that text only: drop --compare, --fp32 and --sweep")
+    overrides = {"data": str(Path(args.data).resolve())} if args.data else {}
     from docs_figures import machine, write_results  # benchmarks/, this script's folder
 
     measured_on = machine()  # before it starts: the load average is of what else ran
-    record = {"args": {"repeat": args.repeat, "fp32": args.fp32, "compare": args.compare, "sweep": args.sweep},
+    record = {"args": {"repeat": args.repeat, "fp32": args.fp32, "compare": args.compare, "sweep": args.sweep,
+                       "data": Path(args.data).as_posix() if args.data else "embedded", "seeds": args.seeds},
               "compare_config": PREVIOUS_DEFAULT if args.compare else None, "fp32": None, "compare": None, "sweep": None}
     runs = []
-    for i in range(args.repeat):
-        runs.append(run_child("experiment", {}))
-        print(describe(f"default experiment, run {i + 1}", runs[-1]), flush=True)
+    for i in range(args.seeds or args.repeat):
+        runs.append(run_child("experiment", {**overrides, "seed": i} if args.seeds else overrides))
+        print(describe(f"default experiment, {'seed' if args.seeds else 'run'} {i if args.seeds else i + 1}",
+                       runs[-1]), flush=True)
     walls = [r["wall_seconds"] for r in runs]
     print(f"default experiment: {min(walls):.1f}-{max(walls):.1f} s wall over {len(walls)} run(s), "
           f"peak {max(r['peak_mb'] for r in runs):.0f} MB")
@@ -112,7 +125,7 @@ def main() -> None:
     if args.sweep:
         record["sweep"] = run_child("sweep", {})
         print(describe("sweep (default distances)", record["sweep"]), flush=True)
-    out = write_results("lab", record, measured_on)
+    out = write_results(f"lab_{Path(args.data).resolve().name}" if args.data else "lab", record, measured_on)
     print(f"wrote {out.relative_to(REPO)}")
 
 

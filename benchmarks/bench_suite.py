@@ -6,9 +6,9 @@ neighbour process.
 
 Each run clones this repository's HEAD into a new `mktemp -d` folder and runs `make TARGET` there
 with nothing installed beforehand; `--busy N` more runs each have a process spinning on one core
-beside them. Writes benchmarks/results/suite.json: per run, whether it passed, its wall time, the
-counts pytest printed and the failing tests. Nothing else should run meanwhile: the times are of
-this machine as it is.
+beside them. Writes benchmarks/results/suite.json (`suite_TARGET.json` for another target): per
+run, whether it passed, its wall time, the counts pytest printed and the failing tests. Nothing
+else should run meanwhile: the times are of this machine as it is.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from docs_figures import DEPENDS, tracked_sources  # benchmarks/, this script's folder
+
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results" / "suite.json"
+RESULTS = REPO / "benchmarks" / "results"
 SUMMARY = re.compile(r"^=+ (.*) in [0-9.]+s.* =+$", re.MULTILINE)
 
 
@@ -65,10 +67,12 @@ def main() -> None:
         print(f"make {args.target}{' next to a busy process' if busy else ''}: "
               f"{'passed' if run['passed'] else 'FAILED'} in {run['seconds'] / 60:.1f} min; {'; '.join(run['pytest'])}"
               + (f"; failed: {', '.join(run['failed'])}" if run["failed"] else ""), flush=True)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "commit": commit, "target": args.target,
-                                   "machine": machine, "runs": runs}, indent=1) + "\n")
-    print(f"wrote {RESULTS}")
+    results = RESULTS / ("suite.json" if args.target == "test" else f"suite_{args.target}.json")
+    RESULTS.mkdir(exist_ok=True)
+    results.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "commit": commit, "target": args.target,
+                                   "machine": machine, "runs": runs,
+                                   "sources": tracked_sources(DEPENDS["suite"], commit)}, indent=1) + "\n")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ every section of every page is rewritten in place from its results file; with ``
 is written, and the script exits 1 listing each section that differs from what its file gives and
 each section whose results file is missing. Each rendered section ends with a line naming the
 command that measured it, its date and the machine (cores, load average, torch). A section whose
-benchmark depends on files committed after the measurement's date also says that it has not been
-re-measured since (where git's history is there to tell; a shallow clone cannot, and then that
-line is neither written nor compared).
+benchmark depends on files that differ from those it measured (each results file records the git
+blob id of every file in its ``DEPENDS``) also says that it has not been re-measured since; for an
+older results file without those ids, files committed after its date count (where git's history
+is there to tell; a shallow clone cannot, and then that line is neither written nor compared).
 
 The benchmarks write their results files through ``write_results`` (below), so every file carries
 the same ``date``, ``command`` and ``machine`` fields; ``tests/test_docs.py`` runs the check.
@@ -24,6 +25,7 @@ the same ``date``, ``command`` and ``machine`` fields; ``tests/test_docs.py`` ru
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -61,15 +63,17 @@ def machine() -> dict:
 
 
 def write_results(name: str, record: dict, measured_on: dict) -> Path:
-    """``benchmarks/results/NAME.json``: the record, with the date, the command and ``measured_on``
-    (``machine()`` as it was before the benchmark started)."""
+    """``benchmarks/results/NAME.json``: the record, with the date, the command, ``measured_on``
+    (``machine()`` as it was before the benchmark started) and ``sources``, the git blob id of each
+    file the figures depend on (``DEPENDS``), by which a page tells that they are out of date."""
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO).as_posix() if script.is_relative_to(REPO) else script.name
     command = " ".join(["python", shown, *sys.argv[1:]])
     path = RESULTS / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({"benchmark": name, "date": time.strftime("%Y-%m-%d"), "command": command,
-                                "machine": measured_on, **record}, indent=1) + "\n")
+                                "machine": measured_on, **record,
+                                "sources": tracked_sources(DEPENDS.get(family(name), []))}, indent=1) + "\n")
     return path
 
 
@@ -260,9 +264,25 @@ def render_lab(r: dict, part: str) -> list[str]:
 
     runs = r["runs"]
     walls = [run["wall_seconds"] for run in runs]
+    data = r["args"].get("data", "embedded")
+    on = "" if data == "embedded" else f" on `{data}`"
+    unit = "seed" if r["args"].get("seeds") else "run"
     if part == "default":
-        return [f"The default experiment took {span(walls, seconds)} wall over {len(runs)} "
-                f"run{'s' * (len(runs) != 1)}, with a peak memory of {max(x['peak_mb'] for x in runs):.0f} MB."]
+        return [f"The default experiment{on} took {span(walls, seconds)} wall over {len(runs)} "
+                f"{unit}{'s' * (len(runs) != 1)}, with a peak memory of {max(x['peak_mb'] for x in runs):.0f} MB"
+                + (f" (vocabulary {runs[-1]['vocab_size']}, {runs[-1]['steps']} steps a model)." if on else ".")]
+    if part == "student":  # the student README: what the experiment cell costs
+        fp32 = r.get("fp32")
+        return [f"On a {r['machine']['cores']}-core machine with nothing else running, the experiment cell took "
+                f"{span(walls, seconds)} ({len(runs)} runs)"
+                + (f"; in float32 throughout, as on a CPU without bfloat16 support, "
+                   f"{fp32['wall_seconds'] / walls[-1]:.1f}x that." if fp32 else ".")]
+    if part == "claims":  # the first run's claims as it printed them, and on how many runs each held
+        held = {c["id"]: sum(x["id"] == c["id"] and x["holds"] for run in runs for x in run["claim_texts"])
+                for c in runs[0]["claim_texts"]}
+        return [f"- {c['text']} ({'holds' if c['holds'] else 'FAILS'}"
+                + (f"; held on {held[c['id']]} of {len(runs)} {unit}s)" if len(runs) > 1 else ")")
+                for c in runs[0]["claim_texts"]]
     lines = ["| configuration | wall time | training (RNN / LSTM / LSTM fb1) | peak memory | claims held |",
              "| --- | --- | --- | --- | --- |"]
     trains = [list(run["train_seconds"].values()) for run in runs]
@@ -284,7 +304,15 @@ def render_lab(r: dict, part: str) -> list[str]:
 
 
 def render_busy(r: dict, part: str) -> list[str]:
-    """``benchmarks/bench_busy.py``: the experiment next to busy neighbours, per thread setting."""
+    """``benchmarks/bench_busy.py``: the experiment next to busy neighbours, per thread setting;
+    ``student``: next to one busy program, PyTorch's default against the lab's."""
+    if part == "student":
+        one = {run["setting"]: run for run in r["runs"] if run["neighbours"] == 1}
+        lab = one.pop("lab default (threads=None)")
+        others = "; ".join(f"{setting.replace(' (PyTorch', ', PyTorch').rstrip(')')}: {run['ratio_to_idle']:.1f}x"
+                           for setting, run in one.items())
+        return [f"Next to one other busy program the experiment took {lab['ratio_to_idle']:.1f}x its idle time with "
+                f"the lab's default threads" + (f" ({others})." if others else ".")]
     counts = sorted({run["neighbours"] for run in r["runs"]})
     header = ["idle" if c == 0 else f"{c} busy neighbour{'s' * (c > 1)}" for c in counts]
     lines = ["| threads | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(counts)]
@@ -315,8 +343,86 @@ def render_report(r: dict, part: str) -> list[str]:
             f"{r['detection_seconds']:.1f} s ({r['pairs_flagged']} pairs flagged at threshold {r['threshold']:g})."]
 
 
+def small(x: float) -> str:
+    """Two significant figures, in exponent form below 0.001: 2.9e-07, 0.011, 0."""
+    return "0" if x == 0 else f"{x:.1e}" if abs(x) < 1e-3 else sig(x)
+
+
+def number_range(claims: dict, cid: str, key: str, fmt: Callable[[float], str] = small) -> str:
+    """A claim's number over the runs, ``low to high`` (one value where they agree)."""
+    low, high = claims[cid]["numbers"][key]
+    return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)} to {fmt(high)}"
+
+
+def percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def held_text(kind: str, k: dict) -> str:
+    """``all 10 seeds``, or which claims held on fewer runs than there were."""
+    short = {cid: c for cid, c in k["claims"].items() if c["held"] < c["runs"]}
+    runs = len(k["runs"])
+    every = f"both {kind}" if runs == 2 else f"all {runs} {kind}"
+    if not short:
+        return f"every claim held on {every}"
+    return (f"{len(k['claims']) - len(short)} of {len(k['claims'])} claims held on {every}, and "
+            + ", ".join(f"`{cid}` on {c['held']} of {c['runs']}" for cid, c in short.items()))
+
+
 def render_seeds(r: dict, part: str) -> list[str]:
-    """``make bench-seeds``: each run's time and the claims it held."""
+    """``make bench-seeds``: each run's time and the claims it held; ``table``: the lab's main figures
+    over the seeds (the front page); ``held``: on how many runs each claim held; ``trained``: the
+    trained gradient's figures that no claim states; ``sweep``: the sweep's claims' figures."""
+    exp, sweep, rev = r["kinds"]["experiment"], r["kinds"]["sweep"], r["kinds"]["reversed"]
+    c = exp["claims"]
+    if part == "table":
+        sd = len(exp["runs"])
+        return [f"| over {sd} seeds | vanilla RNN | LSTM | LSTM, forget-gate bias 1 |", "| --- | --- | --- | --- |",
+                "| gradient reaching the name 21 steps back, at initialisation (share of the recall step's own) | "
+                f"{number_range(c, 'init_far_gradient', 'far_rnn')} | {number_range(c, 'init_far_gradient', 'far_lstm')} | "
+                f"{number_range(c, 'forget_bias_keeps_gradient', 'far_lstm_fb1')} |",
+                f"| recall accuracy after training (chance: 0.125) | "
+                + " | ".join(number_range(c, "lstm_learns_recall", f"accuracy_{m}", lambda x: f"{x:.2f}")
+                             for m in ("rnn", "lstm", "lstm_fb1")) + " |",
+                "| best validation perplexity above the corpus's floor | "
+                + " | ".join(number_range(c, "perplexity_floor", f"gap_{m}", percent) for m in ("rnn", "lstm", "lstm_fb1"))
+                + " |",
+                "",
+                f"Yet the RNN's whole `W_hh` gradient norm is {number_range(c, 'weight_hh_norm_misleads', 'ratio', lambda x: sig(x) + 'x')} "
+                "the LSTM's early in training: that norm is dominated by short distances and does not show vanishing, "
+                f"which is why the lab probes distances instead. Over the runs, {held_text('seeds', exp)}."]
+    if part == "held":
+        return [f"Over the seeds, {held_text('seeds', exp)}; {held_text('sweep seeds', sweep)}; with the models' "
+                f"layers created in reverse order, {held_text('seeds', rev)}."]
+    if part == "trained":
+        t = c["trained_gradient_reaches_name"]["numbers"]
+        per_run = runs_of(r, "experiment")
+        filler_wins = sum(cl["numbers"][f"after_{m}"] > cl["numbers"][f"far_{m}"] for run in per_run
+                          for cl in run["claims"] if cl["id"] == "trained_gradient_reaches_name" for m in ("lstm", "lstm_fb1"))
+        return [f"After training the LSTMs' gradient at the name is {sig(min(t['far_lstm'][0], t['far_lstm_fb1'][0]))} "
+                f"to {sig(max(t['far_lstm'][1], t['far_lstm_fb1'][1]))} of the recall step's own, while a filler after "
+                f"the name gets {sig(min(t['after_lstm'][0], t['after_lstm_fb1'][0]))} to "
+                f"{sig(max(t['after_lstm'][1], t['after_lstm_fb1'][1]))} (more than the name on {filler_wins} of the "
+                f"{2 * len(per_run)} trained LSTMs), so no claim says the curve peaks at the name. The RNN's trained "
+                f"gradient at the name ranges over {number_range(c, 'trained_gradient_reaches_name', 'far_rnn')} of the "
+                "recall step's own across seeds, though it never learns the recall, so no claim says it does not "
+                "reach the name."]
+    if part == "sweep":
+        w = sweep["claims"]
+        reach = lambda m: number_range(w, "sweep_who_learns", f"longest_learned_{m}", lambda x: f"{x:.0f}")
+        at90 = max(w["sweep_who_learns"]["numbers"][f"accuracy_at_90_{m}"][1] for m in ("rnn", "lstm", "lstm_fb1"))
+        far = lambda d, m: number_range(w, "sweep_init_gradient_vanishes", f"far_{d}_{m}")
+        distances = runs_of(r, "sweep")[0]["distances"]
+        near, longest = min(distances), max(distances)
+        norms = w["sweep_weight_hh_norm_flat"]["numbers"]
+        return [f"Over the {len(sweep['runs'])} sweep seeds, {held_text('sweep seeds', sweep)}. The longest distance "
+                f"at which each model learned the recall (0: none): RNN {reach('rnn')}, LSTM {reach('lstm')}, LSTM "
+                f"fb1 {reach('lstm_fb1')}; at distance {longest} no model's recall accuracy "
+                f"exceeds {at90:.2f} (chance: 0.125). At initialisation the gradient at the name (share of the "
+                f"recall step's own) shrinks with the distance: RNN {far(near, 'rnn')} at {near}, {far(longest, 'rnn')} "
+                f"at {longest} (0: float32 underflow); LSTM {far(near, 'lstm')} at {near}, {far(longest, 'lstm')} at "
+                f"{longest}; LSTM fb1 {far(near, 'lstm_fb1')} at {near}, {far(longest, 'lstm_fb1')} at {longest}; yet the RNN's whole `W_hh` gradient norm at initialisation stays between "
+                f"{sig(norms['norm_min'][0], 3)} and {sig(norms['norm_max'][1], 3)} at every distance."]
     lines = ["| runs | seeds | wall time a run | claims held on every run |", "| --- | --- | --- | --- |"]
     for kind, k in r["kinds"].items():
         walls = [run["wall_seconds"] for run in k["runs"].values()]
@@ -324,6 +430,11 @@ def render_seeds(r: dict, part: str) -> list[str]:
         lines.append(f"| {kind} | {len(k['runs'])} | {span(walls, seconds) if walls else ''} | "
                      f"{every}/{len(k['claims'])} |")
     return lines
+
+
+def runs_of(r: dict, kind: str) -> list[dict]:
+    """Each run of ``kind`` in the seeds file the benchmark wrote (``solution/seeds/seeds.json``)."""
+    return json.loads((REPO / r["written"][0]).read_text())[kind]["runs"]
 
 
 def render_suite(r: dict, part: str) -> list[str]:
@@ -356,7 +467,8 @@ RENDERERS: dict[str, Callable[[dict, str], list[str]]] = {
     "rerun": render_rerun, "gradescope": render_gradescope, "training": render_training, "lab": render_lab,
     "busy": render_busy, "grading": render_grading, "report": render_report, "seeds": render_seeds,
     "suite": render_suite, "mutation": render_mutation}
-PARTS = {"rerun": {"", "tolerances", "time"}, "gradescope": {"", "summary"}, "lab": {"", "default"}}
+PARTS = {"rerun": {"", "tolerances", "time"}, "gradescope": {"", "summary"}, "lab": {"", "default", "claims", "student"}, "busy": {"", "student"},
+         "seeds": {"", "table", "held", "trained", "sweep"}}
 COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "gradescope": "python benchmarks/bench_gradescope.py",
             "mutation": "make mutation", "suite": "python benchmarks/bench_suite.py"}
 # What each benchmark's figures depend on: a commit to one of these after the measurement's date
@@ -389,8 +501,44 @@ def family(stem: str) -> str:
 # -- staleness, from git's history ------------------------------------------------------------------
 
 
+def blob_id(data: bytes) -> str:
+    """The id git gives a file of these bytes (``git hash-object``)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def sources(paths: list[str], commit: str | None = None) -> dict[str, str]:
+    """Each file git tracks under ``paths`` and its blob id: as it is in the working tree, or in
+    ``commit`` (a benchmark that measures a clone of HEAD passes HEAD)."""
+    if commit:
+        out = subprocess.run(["git", "ls-tree", "-r", commit, "--", *paths], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+        return {line.split("\t", 1)[1]: line.split()[2] for line in out.splitlines()}
+    files = subprocess.run(["git", "ls-files", "--", *paths], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split("\n")
+    return {f: blob_id((REPO / f).read_bytes()) for f in files if f and (REPO / f).is_file()}
+
+
+def tracked_sources(paths: list[str], commit: str | None = None) -> dict[str, str] | None:
+    """``sources``, or None where git is not there to say which files it tracks."""
+    try:
+        return sources(paths, commit)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def changed_since(record: dict, paths: list[str]) -> list[str] | None:
+    """The paths among ``paths`` whose files differ from those the figures were measured on, or None
+    where that cannot be told."""
+    measured = record.get("sources")
+    if measured is None:
+        return changed_after(record["date"], paths)
+    now = tracked_sources(paths)
+    return None if now is None else affected(paths, {f for f in measured.keys() | now.keys() if measured.get(f) != now.get(f)})
+
+
 def changed_after(date: str, paths: list[str]) -> list[str] | None:
-    """The paths among ``paths`` changed by a commit after ``date``, or None where git cannot tell."""
+    """For a results file without ``sources``: the paths among ``paths`` changed by a commit after
+    ``date``, or None where git cannot tell."""
     try:
         shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True,
                                  text=True, check=True).stdout.strip()
@@ -400,7 +548,11 @@ def changed_after(date: str, paths: list[str]) -> list[str] | None:
                              cwd=REPO, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    changed = {line for line in out.splitlines() if line}
+    return affected(paths, {line for line in out.splitlines() if line})
+
+
+def affected(paths: list[str], changed: set[str]) -> list[str]:
+    """The paths (files or folders) among ``paths`` that hold a file of ``changed``."""
     return sorted(p for p in paths if any(c == p or c.startswith(p.rstrip("/") + "/") for c in changed))
 
 
@@ -460,13 +612,19 @@ def render(stem: str, part: str, results: Path = RESULTS) -> tuple[list[str] | N
     record = json.loads(path.read_text())
     command = record.get("command", command)
     lines = list(RENDERERS[kind](record, part))
-    stale = changed_after(record["date"], DEPENDS.get(kind, []))
-    if stale:
-        lines += ["", f"{STALE_PREFIX} later changes to " + ", ".join(f"`{p}`" for p in stale)
-                  + f": these figures may be out of date until `{command}` runs again.*"]
+    stale = changed_since(record, DEPENDS.get(kind, []))
     shown = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
-    lines += ["", f"*Measured by `{command}` on {record['date']} ({machine_text(record)}); generated from "
-                  f"`{shown}` by `make docs`.*"]
+    if part == "student":  # a page students read in their own copy, which holds none of these files
+        changed = "the lab's code"
+        footer = f"*Measured by the course on {record['date']} ({machine_text(record)}).*"
+    else:
+        changed = ", ".join(f"`{p}`" for p in stale or [])
+        footer = (f"*Measured by `{command}` on {record['date']} ({machine_text(record)}); generated from "
+                  f"`{shown}` by `make docs`.*")
+    if stale:
+        lines += ["", f"{STALE_PREFIX} later changes to {changed}: these figures may be out of date"
+                  + ("." if part == "student" else f" until `{command}` runs again.") + "*"]
+    lines += ["", footer]
     return [part for line in lines for part in wrap(line)], None, stale is not None
 
 

@@ -134,11 +134,9 @@ for name in lab_support.MODEL_NAMES:
 # for the first two thirds of the 1,200 steps, then falling linearly to 0 over the last third.
 # The LSTM with forget-gate bias 1 is the same `LSTMLM` with `set_forget_gate_bias(model.lstm, 1.0)`
 # applied.
-# Expect a minute or two: this cell took 65-85 s on the course's 2-core test machine with nothing
-# else running (it runs the LSTMs in bfloat16 there; about 1.35x longer where they run in float32,
-# on CPUs without AVX-512, which includes most laptops), and 101-111 s there next to one other busy
-# program, with the default `threads` (see the set-up above; PyTorch's own default took 2.5x
-# longer there).
+# How long this cell takes depends on your machine: `README.md` gives what the course measured on
+# a 2-core machine, idle and next to a busy program. The LSTMs run in bfloat16 where the CPU
+# supports it (AVX-512, which most laptops lack) and in float32, which is slower, elsewhere.
 
 # %%
 print(cfg)
@@ -203,7 +201,7 @@ figures["training_loss"]
 # `lab_support.run_sweep` trains the three models on recall corpora whose name sits 10, 20, 30,
 # 40 and 90 fillers before `recall`, each window just long enough for one line (`SEQ_LEN`, the
 # window length `cfg.seq_len`, is then the distance + 5: 15 to 95 tokens), with the same
-# config as above. It takes longer than a class allows (537 s on the same machine), so the
+# config as above. It trains 15 models instead of 3, longer than a class allows, so the
 # notebook loads the course's run from `sweep.json`; set `RUN_SWEEP = True` to run it yourself.
 # Its lines start with 2 fillers instead of 7, so distance 20 is not exactly the experiment above:
 # compare the default LSTM's recall at 20 here with yours.

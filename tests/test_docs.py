@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
 import shlex
 import subprocess
@@ -21,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "autograder/GRADING.md", "solution/INSTRUCTORS.md", "tests/README.md", "assignment/README.md"]
 FRONT_PAGE_MAX_LINES = 150
 # Paths the pages may name that a fresh clone does not hold until a command writes them (a
-# benchmark writes its results file the first time it runs).
-GENERATED = ("autograder/dist/", "autograder/course.secret", "benchmarks/results/")
+# benchmark writes its results file the first time it runs; `rnnlab run` writes results/).
+GENERATED = ("autograder/dist/", "autograder/course.secret", "benchmarks/results/", "results/")
 DOCS_FIGURES = REPO / "benchmarks" / "docs_figures.py"
 
 FENCE = re.compile(r"^(```|~~~)")
@@ -170,12 +171,22 @@ def test_relative_links_point_at_files_that_exist(page):
     base = (REPO / page).parent
     broken = []
     for target in LINK.findall(read(page)):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # a URL, or an anchor in the page itself
-        path = target.split("#", 1)[0]
-        if not (base / path).exists():
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            continue  # a URL
+        path, _, anchor = target.partition("#")
+        linked = base / path if path else REPO / page
+        if not linked.exists():
             broken.append(target)
-    assert not broken, f"{page}: links to files that do not exist: {broken}"
+        elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked.read_text(encoding="utf-8")):
+            broken.append(target)
+    assert not broken, f"{page}: links to files or headings that do not exist: {broken}"
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    prose, _ = split_page(text)
+    return {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            for line in prose if re.match(r"^#{1,6} ", line)}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -339,3 +350,20 @@ def test_the_check_fails_on_a_missing_results_file_and_on_a_figure_edited_by_han
     assert len(problems) == 1 and "section 'rerun' differs" in problems[0]
     docs_figures.process([page], check=False)  # make docs puts it back
     assert page.read_text(encoding="utf-8") == text
+
+
+def test_a_section_says_it_is_out_of_date_while_a_file_it_measured_differs(docs_figures, tmp_path):
+    """A results file records the blob id of each file its figures depend on: with every id as the
+    files are now, the section carries no "not re-measured" line; with one file's id another, it
+    names that file."""
+    record = json.loads((docs_figures.RESULTS / "report.json").read_text())
+    record["sources"] = docs_figures.sources(docs_figures.DEPENDS["report"])
+    (tmp_path / "report.json").write_text(json.dumps(record))
+    lines, problem, told = docs_figures.render("report", "", tmp_path)
+    assert problem is None and told and not any(docs_figures.STALE_PREFIX in line for line in lines)
+
+    record["sources"]["rnnlab/similarity.py"] = docs_figures.blob_id(b"the file as it was measured")
+    (tmp_path / "report.json").write_text(json.dumps(record))
+    lines, _, _ = docs_figures.render("report", "", tmp_path)
+    stale = " ".join(lines[lines.index(next(x for x in lines if x.startswith(docs_figures.STALE_PREFIX))):])
+    assert "`rnnlab/similarity.py`" in stale and "`rnnlab/class_report.py`" not in stale
