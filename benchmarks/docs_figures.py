@@ -508,14 +508,17 @@ def blob_id(data: bytes) -> str:
 
 def sources(paths: list[str], commit: str | None = None) -> dict[str, str]:
     """Each file git tracks under ``paths`` and its blob id: as it is in the working tree, or in
-    ``commit`` (a benchmark that measures a clone of HEAD passes HEAD)."""
+    ``commit`` (a benchmark that measures a clone of HEAD passes HEAD). The pages are left out:
+    ``make docs`` writes the figures into them, so they are never what a figure depends on."""
     if commit:
         out = subprocess.run(["git", "ls-tree", "-r", commit, "--", *paths], cwd=REPO, capture_output=True,
                              text=True, check=True).stdout
-        return {line.split("\t", 1)[1]: line.split()[2] for line in out.splitlines()}
-    files = subprocess.run(["git", "ls-files", "--", *paths], cwd=REPO, capture_output=True, text=True,
-                           check=True).stdout.split("\n")
-    return {f: blob_id((REPO / f).read_bytes()) for f in files if f and (REPO / f).is_file()}
+        ids = {line.split("\t", 1)[1]: line.split()[2] for line in out.splitlines()}
+    else:
+        files = subprocess.run(["git", "ls-files", "--", *paths], cwd=REPO, capture_output=True, text=True,
+                               check=True).stdout.split("\n")
+        ids = {f: blob_id((REPO / f).read_bytes()) for f in files if f and (REPO / f).is_file()}
+    return {f: i for f, i in ids.items() if f not in PAGES}
 
 
 def tracked_sources(paths: list[str], commit: str | None = None) -> dict[str, str] | None:
@@ -533,7 +536,10 @@ def changed_since(record: dict, paths: list[str]) -> list[str] | None:
     if measured is None:
         return changed_after(record["date"], paths)
     now = tracked_sources(paths)
-    return None if now is None else affected(paths, {f for f in measured.keys() | now.keys() if measured.get(f) != now.get(f)})
+    measured = {f: i for f, i in measured.items() if f not in PAGES}  # as ``sources`` leaves them out
+    if now is None:
+        return None
+    return affected(paths, {f for f in measured.keys() | now.keys() if measured.get(f) != now.get(f)})
 
 
 def changed_after(date: str, paths: list[str]) -> list[str] | None:
