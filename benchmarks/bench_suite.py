@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -25,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from docs_figures import DEPENDS, tracked_sources  # benchmarks/, this script's folder
+from docs_figures import DEPENDS, machine, tracked_sources  # benchmarks/, this script's folder
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -58,7 +56,7 @@ def main() -> None:
     parser.add_argument("--target", default="test", help="the make target (default: test)")
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    machine = {"cores": os.cpu_count(), "load_before": os.getloadavg()[0], "platform": platform.platform()}
+    measured_on = machine()  # before it starts: the load average is of what else ran
     runs = []
     for busy in [False] * args.repeat + [True] * args.busy:
         run = one_run(args.target, busy)
@@ -70,7 +68,7 @@ def main() -> None:
     results = RESULTS / ("suite.json" if args.target == "test" else f"suite_{args.target}.json")
     RESULTS.mkdir(exist_ok=True)
     results.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "commit": commit, "target": args.target,
-                                   "machine": machine, "runs": runs,
+                                   "machine": measured_on, "runs": runs,
                                    "sources": tracked_sources(DEPENDS["suite"], commit)}, indent=1) + "\n")
     print(f"wrote {results}")
 

@@ -518,6 +518,10 @@ def sources(paths: list[str], commit: str | None = None) -> dict[str, str]:
         files = subprocess.run(["git", "ls-files", "--", *paths], cwd=REPO, capture_output=True, text=True,
                                check=True).stdout.split("\n")
         ids = {f: blob_id((REPO / f).read_bytes()) for f in files if f and (REPO / f).is_file()}
+    return without_pages(ids)
+
+
+def without_pages(ids: dict[str, str]) -> dict[str, str]:
     return {f: i for f, i in ids.items() if f not in PAGES}
 
 
@@ -536,9 +540,9 @@ def changed_since(record: dict, paths: list[str]) -> list[str] | None:
     if measured is None:
         return changed_after(record["date"], paths)
     now = tracked_sources(paths)
-    measured = {f: i for f, i in measured.items() if f not in PAGES}  # as ``sources`` leaves them out
     if now is None:
         return None
+    measured = without_pages(measured)  # as ``sources`` leaves them out (older files held them)
     return affected(paths, {f for f in measured.keys() | now.keys() if measured.get(f) != now.get(f)})
 
 
@@ -672,9 +676,9 @@ def process(pages: list[Path], check: bool, results: Path = RESULTS) -> list[str
             elif check:
                 same = section.body == wanted if told else without_stale(section.body) == without_stale(wanted)
                 if not same and without_stale(section.body) == without_stale(wanted):
-                    problems.append(f"{section.where}: section '{section.name}': a file its benchmark depends on was "
-                                    "committed after the measurement; run the benchmark again, or `make docs` to say "
-                                    "that it has not been re-measured")
+                    problems.append(f"{section.where}: section '{section.name}': the files its benchmark depends on "
+                                    "are no longer (or again) the ones measured; run the benchmark again, or `make docs` "
+                                    "to say whether it has been re-measured")
                 elif not same:
                     problems.append(f"{section.where}: section '{section.name}' differs from "
                                     f"benchmarks/results/{section.stem}.json: run `make docs`")
