@@ -8,9 +8,9 @@ as the lab runs it with 1 CPU thread, with 2 threads, in float32 throughout (no 
 LSTMs) and once more as the first (the same run must repeat exactly). Another thread count or
 precision changes the rounding as another machine or PyTorch version would; each number's move is
 printed as a share of its tolerance (under 0.5: the tolerance has room; over 1: an honest team on
-another machine could lose its points). Then one team's re-run is timed through ``rerun_team`` in
-the sandbox, as ``rnnlab grade --rerun`` runs it. Writes benchmarks/results/rerun.json. Run it
-alone: the timing is of this machine as it is.
+another machine could lose its points). Then one team's verdict is timed through ``rerun_team``, as
+``rnnlab grade --rerun`` gives it (the course's run of the experiment, in the sandbox). Writes
+benchmarks/results/rerun.json. Run it alone: the timing is of this machine as it is.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import lab_support  # noqa: E402
 import student_notebooks  # noqa: E402
 from rnnjudge.sandbox import Limits, bwrap_problem  # noqa: E402
 from rnnlab.notebook import report_of_cells  # noqa: E402
-from rnnlab.rerun import MODEL_KEYS, RERUN_KEYS, RNN_TRAINED_GRADIENT, TOLERANCES, rerun_team, tolerance_for  # noqa: E402
+from rnnlab.rerun import (MODEL_KEYS, RERUN_KEYS, RNN_TRAINED_GRADIENT, TOLERANCES, CourseRuns, rerun_team,  # noqa: E402
+                          tolerance_for)
 
 SOLUTION = (REPO / "solution" / "rnn_lm.py").read_text()
 
@@ -88,13 +89,15 @@ def main() -> None:
     worst = {n: max(v["share"] for v in m.values()) for n, m in moves.items()}
     print("worst share of a tolerance: " + ", ".join(f"{n} {w:.2f}" for n, w in worst.items()))
 
-    # One team's re-run as rnnlab grade runs it: the sandbox, one core's quota, the notebook's record.
+    # One team's verdict as rnnlab grade --rerun gives it: the course's run of the notebook's record, in
+    # the sandbox with one core's quota (the first team of its configuration pays it; the others share it).
     printed = student_notebooks.experiment_printed(ways["1 thread"], reference)
     report = report_of_cells(student_notebooks.run(student_notebooks.template(), printed=printed).cells)
     mode = "bwrap" if bwrap_problem() is None else "none"
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
-        verdict = rerun_team(SOLUTION, report, mode, Limits(cpu_seconds=3600), 3600, log)
+        verdict = rerun_team(SOLUTION, report, [], CourseRuns(mode, Limits(cpu_seconds=3600), 3600), mode,
+                             Limits(cpu_seconds=3600), 3600, log)
         rerun_seconds = time.perf_counter() - start
     print(f"one team's re-run ({mode}): {rerun_seconds:.0f} s, {verdict.line}")
     out = REPO / "benchmarks" / "results" / "rerun.json"

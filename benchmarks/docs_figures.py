@@ -474,6 +474,9 @@ COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "gradescope": "python b
 # What each benchmark's figures depend on: a commit to one of these after the measurement's date
 # marks its sections as not re-measured since.
 DEPENDS = {
+    "forgery": ["benchmarks/bench_forgery.py", "rnnlab/rerun.py", "rnnlab/rerun_program.py", "rnnlab/notebook.py",
+                "tests/forged_notebooks.py", "tests/submission_bank.py", "solution/lab_support.py",
+                "solution/rnn_lm.py", "autograder/rnnjudge/sandbox.py", "constraints.txt"],
     "rerun": ["benchmarks/bench_rerun.py", "rnnlab/rerun.py", "solution/lab_support.py", "solution/rnn_lm.py",
               "autograder/rnnjudge/sandbox.py", "constraints.txt"],
     "gradescope": ["benchmarks/bench_gradescope.py", "tests/grading_image.py", "rnnlab/autograder_build.py",

@@ -41,7 +41,7 @@ from pathlib import Path
 from rnnjudge.registry import GATE_MESSAGE
 from rnnjudge.session import printable
 from rnnlab import similarity
-from rnnlab.notebook import ANSWERED, DIFFERS, EXPERIMENT_MODELS, MIN_CLAIMS, NOT_FOUND, NOT_RERUN, READ, REPRODUCED
+from rnnlab.notebook import ANSWERED, DIFFERS, EXPERIMENT_MODELS, MIN_CLAIMS, NOT_CONFIRMED, NOT_FOUND, READ, REPRODUCED
 from rnnlab.tasks import (ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS,
                           TOTAL_POINTS)
 
@@ -241,7 +241,7 @@ def notebook_finding(nb, key: str) -> str:
         if absent:
             return ("no results table printed" if not nb.numbers else
                     f"the results table has no row for {', '.join(absent)}")
-        if nb.numbers_differ:  # ``rnnlab grade --rerun``: the numbers printed are not this code's
+        if nb.rerun_withholds:  # ``rnnlab grade --rerun``: the numbers printed were not certified
             return nb.rerun.line
     return "not passed"
 
@@ -485,12 +485,12 @@ def page(body: str) -> str:
 
 
 def rerun_summary(grades: list) -> str:
-    """``3 reproduced, 1 differ, 2 not re-run`` over the teams re-run, or ``none``."""
+    """``3 reproduced, 1 differ, 2 not confirmed`` over the teams re-run, or ``none``."""
     states = [nb.rerun.state for g in grades if (nb := notebook_report(g)) is not None and nb.rerun is not None]
     if not states:
         return "none"
     return ", ".join(f"{states.count(state)} {short}" for state, short in
-                     ((REPRODUCED, "reproduced"), (DIFFERS, "differ"), (NOT_RERUN, "not re-run")) if state in states)
+                     ((REPRODUCED, "reproduced"), (DIFFERS, "differ"), (NOT_CONFIRMED, "not confirmed")) if state in states)
 
 
 def summary_section(grades: list, trouble: list, pairs: list | None, threshold: float | None) -> str:
@@ -512,7 +512,7 @@ def summary_section(grades: list, trouble: list, pairs: list | None, threshold: 
              ("similar pairs", "detection off" if pairs is None else f"{len(pairs)} (threshold {threshold:g})")]
     items = "".join(f"<div><b>{escape(value)}</b>{escape(label)}</div>" for label, value in boxes)
     links = ('<nav><a href="#scores">Scores</a><a href="#checks">Checks</a><a href="#notebook">Notebook</a>'
-             '<a href="#questions">Questions</a>'
+             '<a href="#questions">Questions</a><a href="#rerun">Re-run</a>'
              '<a href="#not-graded">Not graded normally</a><a href="#shared-names">Shared names</a>'
              '<a href="#similarity">Similar code</a></nav>')
     return f'<div class="numbers">{items}</div>\n{links}'
@@ -663,6 +663,25 @@ def shared_names_section(shared: dict[str, list[str]]) -> str:
             f"<table><tr><th>Name</th><th>Submissions</th></tr>\n{rows}\n</table>")
 
 
+def rerun_section(grades: list) -> str:
+    """``--rerun``: the teams whose printed numbers the course's run did not confirm, and why (each lost
+    the points of the claims and the results table)."""
+    heading = '<h2 id="rerun">Notebooks the re-run did not confirm</h2>\n'
+    rerun = [(g, nb.rerun) for g in grades if (nb := notebook_report(g)) is not None and nb.rerun is not None]
+    if not rerun:
+        return heading + "<p>No notebook was re-run (<code>rnnlab grade --rerun</code>).</p>"
+    withheld = [(g, r) for g, r in rerun if r.state != REPRODUCED]
+    if not withheld:
+        return heading + f"<p>Every one of the {plural(len(rerun), 'notebook')} re-run was reproduced.</p>"
+    rows = "\n".join(f"<tr><td>{escape(g.file)}{authors_view(g.authors)}</td><td>{escape(r.state)}</td>"
+                     f"<td>{escape(r.detail)}</td></tr>" for g, r in withheld)
+    return (heading + f"<p>{plural(len(withheld), 'team')} of {len(rerun)} re-run, without the points of the claims "
+            "and the results table. \"Numbers differ\": the course's own run of the experiment, certified, printed "
+            "other numbers. \"Not confirmed\": the course could not certify them (why is said): weigh it, and give "
+            "the points back by hand where you are satisfied.</p>\n"
+            f"<table><tr><th>Team</th><th>Verdict</th><th>Why</th></tr>\n{rows}\n</table>")
+
+
 def not_graded_section(trouble: list) -> str:
     heading = '<h2 id="not-graded">Could not be graded normally</h2>\n'
     if not trouble:
@@ -740,7 +759,8 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     pairs = None if result is None else result.pairs
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
                 checks_section(stats), notebook_section(notebook_stats),
-                questions_section(question_stats, any_scored(grades)), not_graded_section(trouble),
+                questions_section(question_stats, any_scored(grades)), rerun_section(grades),
+                not_graded_section(trouble),
                 shared_names_section(shared_names(grades)),
                 similarity_section(result, threshold, {g.file: g.authors for g in grades})]
     lead = (f'<p class="lead">{plural(len(grades), "submission")}; {GRADE_POINTS} points: the code {TOTAL_POINTS} '

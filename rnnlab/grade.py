@@ -41,7 +41,7 @@ from rnnlab.class_report import add_report_arguments, plural, shared_names, spre
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
 from rnnjudge.session import printable
-from rnnlab.notebook import ANSWERED, NOT_RERUN, NOTEBOOK_NAME, READ, NotebookReport, Rerun, missing, read_notebook
+from rnnlab.notebook import ANSWERED, NOT_CONFIRMED, NOTEBOOK_NAME, READ, NotebookReport, Rerun, missing, read_notebook
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -163,7 +163,7 @@ def notebook_findings(report: NotebookReport) -> dict[str, str]:
     holding = sum(holds for holds, _ in report.claims)
     return {"ran_in_order": "; ".join(report.order_problems) or "execution counts in order",
             "no_errors": "; ".join(report.errors) or "no error stored",
-            "claims_printed": (report.rerun.line if report.numbers_differ else
+            "claims_printed": (report.rerun.line if report.rerun_withholds else
                                f"{holding} of {len(report.claims)} claims hold on your run" if report.claims
                                else "no claim printed: run the experiment and the claims cell")}
 
@@ -320,14 +320,15 @@ def grade_all(submissions: dict[str, Path], key: bytes, workers: int, timeout: f
 
 def rerun_teams(grades: list[Grade], submissions: dict[str, Path], how_many: str, key: bytes, workers: int,
                 timeout: float, memory_mb: int, sandboxed: bool = True, progress: bool = True) -> None:
-    """``--rerun``: the experiment re-run on the code of ``how_many`` teams (a number, drawn at random
-    with the course secret as seed, so the same class draws the same teams; or ``all``) whose
-    notebook could be read; each verdict goes into the team's notebook report (``rnnlab.rerun``)."""
+    """``--rerun``: the numbers that the notebooks of ``how_many`` teams printed (a number, drawn at random
+    with the course secret as seed, so the same class draws the same teams; or ``all``), against a run the
+    course certifies (``rnnlab.rerun``). Runs after every team's code is graded, so a re-run never shares
+    the machine with the judge; ``workers`` runs at once, each held to one core as a judge is."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rnnjudge.judge import UnreadableSubmission, submission_code
     from rnnjudge.sandbox import Limits
-    from rnnlab.rerun import rerun_team
+    from rnnlab.rerun import CourseRuns, rerun_team
     from tqdm.auto import tqdm
 
     teams = [g for g in grades if g.notebook.status == READ]
@@ -335,18 +336,26 @@ def rerun_teams(grades: list[Grade], submissions: dict[str, Path], how_many: str
         teams = sorted(random.Random(key).sample(teams, min(int(how_many), len(teams))), key=grades.index)
     mode = "bwrap" if sandboxed else "none"
     limits = Limits(memory_mb=memory_mb, cpu_seconds=int(timeout) + 5)
+    course_runs = CourseRuns(mode, limits, timeout)
 
     def one(grade: Grade) -> None:
         try:
             code = submission_code(submissions[grade.file])
+            with tempfile.TemporaryFile() as log:  # what the team's code printed: not shown (as the judge's worker)
+                grade.notebook.rerun = rerun_team(code, grade.notebook, not_accepted(grade), course_runs, mode,
+                                                  limits, timeout, log)
         except UnreadableSubmission as err:
-            grade.notebook.rerun = Rerun(NOT_RERUN, str(err))
-            return
-        with tempfile.TemporaryFile() as log:  # what the team's code printed: not shown (as the judge's worker)
-            grade.notebook.rerun = rerun_team(code, grade.notebook, mode, limits, timeout, log)
+            grade.notebook.rerun = Rerun(NOT_CONFIRMED, str(err))
+        except Exception as err:  # noqa: BLE001 - the grader's own trouble: this team's status, the class goes on
+            grade.notebook.rerun = Rerun(NOT_CONFIRMED, f"grader error in the re-run: {type(err).__name__}: {err}")
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # each re-run waits on its sandboxed process
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # each re-run waits on a process of its own
         list(tqdm(pool.map(one, teams), total=len(teams), desc="re-running", unit="team", disable=not progress))
+
+
+def not_accepted(grade: Grade) -> list[str]:
+    """The tasks the judge did not give full marks: ``["Task 3 (lm_loss)"]``."""
+    return [f"Task {t.number} ({t.title})" for t in TASKS if grade.task_points[t.key] < t.points]
 
 
 def rerun_count(text: str) -> str:
@@ -469,11 +478,11 @@ def add_parser(sub) -> None:
                    help="the course secret the hidden inputs derive from (default: $RNNJUDGE_SECRET, else "
                         "autograder/course.secret, which `rnnlab release` creates)")
     p.add_argument("--rerun", type=rerun_count, metavar="N|all",
-                   help="re-run the lab's experiment on the code of N teams drawn at random (or all), in the sandbox, "
-                        "and compare the numbers their notebook printed: a notebook whose numbers this code does not "
-                        "give loses the points of 'claims printed' (about a minute a team at the lab's default size)")
+                   help="compare the numbers and claims the notebooks of N teams drawn at random (or all) printed "
+                        "with a run of the experiment the course certifies: a notebook it does not confirm loses the "
+                        "points of 'claims printed' (see GRADING.md for the cost)")
     p.add_argument("--rerun-timeout", type=float, default=1200.0,
-                   help="seconds per team's re-run (default 1200); one that does not finish is 'not re-run'")
+                   help="seconds per run of the experiment (default 1200); one that does not finish is 'not confirmed'")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--manual", metavar="SHEET",
                    help=f"merge the TA's points for the answers from this {SHEET_NAME} (refused, before any grading, "

@@ -49,22 +49,19 @@ ANSWER_CHARS = 20_000  # a long answer is a few thousand characters
 
 # Answer states
 ANSWERED, EMPTY, PLACEHOLDER, NOT_FOUND = "answered", "empty", "placeholder left unchanged", "question not found"
-# What a re-run of the team's code (``rnnlab.rerun``) made of the numbers printed
-REPRODUCED, DIFFERS, NOT_RERUN = "numbers reproduced", "numbers differ", "not re-run"
+# What ``rnnlab grade --rerun`` (``rnnlab.rerun``) made of the numbers printed: only REPRODUCED is a
+# run the course certified and that printed the same; the others lose the points of the claims.
+REPRODUCED, DIFFERS, NOT_CONFIRMED = "numbers reproduced", "numbers differ", "not confirmed"
 
 
 @dataclass(frozen=True)
 class Rerun:
-    state: str  # REPRODUCED, DIFFERS or NOT_RERUN
-    detail: str = ""  # what differs (both values), or why not re-run
+    state: str  # REPRODUCED, DIFFERS or NOT_CONFIRMED
+    detail: str = ""  # against what, and what differs (both values), or why not confirmed
 
     @property
     def line(self) -> str:
-        if self.state == REPRODUCED:
-            return "numbers reproduced by a re-run of this code"
-        if self.state == DIFFERS:
-            return f"numbers differ from a re-run of this code: {self.detail}"
-        return f"not re-run: {self.detail}"
+        return f"{self.state} {self.detail}" if self.state == REPRODUCED else f"{self.state}: {self.detail}"
 
 
 @dataclass
@@ -99,12 +96,12 @@ class NotebookReport:
     def passed(self) -> dict[str, bool]:
         """Each notebook check (``NOTEBOOK_CHECKS``) by key: passed or not."""
         return {"ran_in_order": self.ran_in_order, "no_errors": self.executed and not self.errors,
-                "claims_printed": self.printed_the_experiment and not self.numbers_differ}
+                "claims_printed": self.printed_the_experiment and not self.rerun_withholds}
 
     @property
-    def numbers_differ(self) -> bool:
-        """A re-run of the team's code did not give the numbers printed."""
-        return self.rerun is not None and self.rerun.state == DIFFERS
+    def rerun_withholds(self) -> bool:
+        """Under ``--rerun``: the printed numbers were not confirmed by a run the course certified."""
+        return self.rerun is not None and self.rerun.state != REPRODUCED
 
     @property
     def printed_the_experiment(self) -> bool:
