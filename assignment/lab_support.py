@@ -407,16 +407,27 @@ def prepare_data(cfg: LabConfig) -> LabData:
 
 
 def build_model(name: str, vocab_size: int, cfg: LabConfig) -> torch.nn.Module:
-    """A fresh model on the config's device, its initialisation seeded on its own (not by what ran before)."""
-    torch.manual_seed(cfg.seed)
+    """A fresh model on the config's device, its initialisation seeded on its own (not by what ran before).
+
+    The seed draws the start weights module by module in one order (embedding, recurrent layer,
+    decoder), whatever order your ``__init__`` creates them in: two correct files then train the
+    same model from the same weights, so the course can repeat your run when it checks your notebook.
+    """
     if name == "rnn":
         model = rnn_lm.VanillaRNNLM(vocab_size, cfg.emb_dim, cfg.hidden_dim)
     elif name in ("lstm", "lstm_fb1"):
         model = rnn_lm.LSTMLM(vocab_size, cfg.emb_dim, cfg.hidden_dim)
-        if name == "lstm_fb1":
-            rnn_lm.set_forget_gate_bias(model.lstm, 1.0)
     else:
         raise ValueError(f"unknown model {name!r}; choose from {MODEL_NAMES}")
+    torch.manual_seed(cfg.seed)
+    for attribute in ("emb", "rnn_cell" if name == "rnn" else "lstm", "fc"):
+        module = getattr(model, attribute, None)
+        if not hasattr(module, "reset_parameters"):
+            raise AttributeError(f"{type(model).__name__} has no {attribute!r} module: Tasks 1 and 2 name the "
+                                 "model's modules emb, rnn_cell (or lstm) and fc")
+        module.reset_parameters()  # PyTorch's default initialisation, drawn again in the lab's order
+    if name == "lstm_fb1":
+        rnn_lm.set_forget_gate_bias(model.lstm, 1.0)
     return model.to(resolve_device(cfg.device))
 
 
@@ -506,15 +517,21 @@ def run_header(cfg: LabConfig) -> dict:
             "bf16": {name: resolve_bf16(cfg, name) for name in cfg.models}}
 
 
+def results_header(cfg: LabConfig, data: LabData) -> dict:
+    """A run's results before any model is trained: how it ran and what its data is (``models`` empty)."""
+    results = {**run_header(cfg), "data": data.description, "vocab_size": len(data.itos),
+               "train_windows": len(data.train), "valid_windows": len(data.valid), "probe": data.probe.what,
+               "ppl_floor": data.ppl_floor, "valid_floor": data.valid_floor, "models": {}}
+    if data.marker_id is not None:
+        results["recall_chance"] = RECALL_CHANCE
+    return results
+
+
 def run_experiment(cfg: LabConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train every model in ``cfg.models`` on the same data; write results and plots to ``out_dir``."""
     start = time.perf_counter()
     data = prepare_data(cfg)
-    results = {**run_header(cfg), "data": data.description, "vocab_size": len(data.itos), "train_windows": len(data.train), "valid_windows": len(data.valid),
-               "probe": data.probe.what, "ppl_floor": data.ppl_floor, "valid_floor": data.valid_floor,
-               "models": {}}
-    if data.marker_id is not None:
-        results["recall_chance"] = RECALL_CHANCE
+    results = results_header(cfg, data)
     for name in cfg.models:
         results["models"][name] = run_model(name, data, cfg, progress=progress)
     results["claims"] = check_claims(results)

@@ -411,7 +411,7 @@ def build_model(name: str, vocab_size: int, cfg: LabConfig) -> torch.nn.Module:
 
     The seed draws the start weights module by module in one order (embedding, recurrent layer,
     decoder), whatever order your ``__init__`` creates them in: two correct files then train the
-    same model from the same weights, so the course can repeat your run (``rnnlab grade --rerun``).
+    same model from the same weights, so the course can repeat your run when it checks your notebook.
     """
     if name == "rnn":
         model = rnn_lm.VanillaRNNLM(vocab_size, cfg.emb_dim, cfg.hidden_dim)
