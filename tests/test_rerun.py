@@ -49,6 +49,7 @@ def test_the_notebook_records_what_a_rerun_repeats(honest_runs):
     (lambda text: text.replace("device cpu", "device mps"), "the run was on 'mps'"),
     (lambda text: fn.without_line(text, "ran as:"), "'ran as:'"),
     (lambda text: text.replace("LSTM bf16 x1", "LSTM bf16 x"), "'ran as:'"),
+    (lambda text: text.replace("LSTM bf16 x1", "LSTM bf16 x999"), "more CPU threads than this machine's"),
 ])
 def test_a_dodge_is_still_run_on_the_cpu_and_compared_on_what_rounding_does_not_move(honest_runs, edit, caveat):
     _, printed = honest_runs[1]
