@@ -355,7 +355,7 @@ def rerun_teams(grades: list[Grade], submissions: dict[str, Path], how_many: str
 
 def not_accepted(grade: Grade) -> list[str]:
     """The tasks the judge did not give full marks: ``["Task 3 (lm_loss)"]``."""
-    return [f"Task {t.number} ({t.title})" for t in TASKS if grade.task_points[t.key] < t.points]
+    return [f"Task {t.number} ({t.title})" for t in TASKS if grade.task_points[t.key] < t.points - 1e-6]
 
 
 def rerun_count(text: str) -> str:

@@ -320,9 +320,13 @@ class CourseRuns:
             if future is None:
                 future, mine = concurrent.futures.Future(), True
                 self.runs[plan.key] = future
-        if mine:
-            with tempfile.TemporaryFile() as log:
-                future.set_result(run_or_why(REFERENCE.read_text(), plan, self.mode, self.limits, self.timeout, log))
+        if mine:  # whatever happens, the teams waiting on this run get a result
+            try:
+                with tempfile.TemporaryFile() as log:
+                    result = run_or_why(REFERENCE.read_text(), plan, self.mode, self.limits, self.timeout, log)
+            except Exception as err:  # noqa: BLE001 - the grader's own trouble, told to every team of this plan
+                result = RunResult(failed=f"grader error: {type(err).__name__}: {err}"[:300])
+            future.set_result(result)
         return future.result()
 
 
