@@ -1,8 +1,9 @@
 """One class holding every attack of the red team's third round at once, beside honest teams: the
 class's outputs are written for every team, the correct submissions keep 100, no neighbour slows
 another one down or holds more than its memory, a borrowed identity does not reach the gradebook,
-a padded copy is flagged, a copied notebook does not reproduce, and no control character reaches a
-file a person reads.
+a padded copy is flagged, a forged HOLDS is not confirmed (a notebook copied onto correct code of
+another style is: the course's run gives those numbers), and no control character reaches a file a
+person reads.
 
 Each attack has its own reader-level test elsewhere (test_hostile_notebooks, test_notebook_grading,
 test_class_report, test_rerun); this is the class a hostile team would actually sit in.
@@ -22,7 +23,7 @@ from attack_bank import MEMORY_HOG_CHILDREN, MEMORY_HOG_MB, SKELETON, neighbour_
 from conftest import RUNS_THE_JUDGE, processes_marked
 from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run, missing_limits
 from rnnjudge.session import CONTROL_CHARACTERS
-from rnnlab.notebook import DIFFERS, REPRODUCED
+from rnnlab.notebook import REPRODUCED
 from rnnlab.tasks import NOTEBOOK_CHECKS, NOTEBOOK_POINTS, TOTAL_POINTS
 from submission_bank import CORRECT, SOLUTION, apply_edits
 from test_class_report import dead_code
@@ -129,11 +130,14 @@ def test_no_neighbour_holds_more_than_its_memory(attacked_class):
     assert held * MEMORY_HOG_MB <= MEMORY_MB < MEMORY_HOG_CHILDREN * MEMORY_HOG_MB, held
 
 
-def test_notebook_points_need_a_run_that_this_code_reproduces(attacked_class):
+def test_notebook_points_need_a_run_the_course_certifies(attacked_class):
     rows = attacked_class["rows"]
     assert REPRODUCED in rows["honest"]["notebook_status"] and float(rows["honest"]["notebook"]) == NOTEBOOK_POINTS
-    assert DIFFERS in rows["copied_notebook"]["notebook_status"]
-    assert float(rows["copied_notebook"]["notebook"]) == NOTEBOOK_POINTS - CLAIMS_POINTS
+    # Correct code of its own under the honest team's notebook: those are the numbers this code gives (the
+    # lab's build_model draws the same start weights), certified by the course's run.
+    assert REPRODUCED in rows["copied_notebook"]["notebook_status"]
+    assert float(rows["copied_notebook"]["notebook"]) == NOTEBOOK_POINTS
+    assert "not confirmed: the notebook printed no results table" in rows["forged_holds"]["notebook_status"]
     assert float(rows["forged_holds"]["notebook"]) <= NOTEBOOK_POINTS - CLAIMS_POINTS
 
 
