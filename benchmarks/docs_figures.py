@@ -214,24 +214,29 @@ def render_rerun(r: dict, part: str) -> list[str]:
 
 
 def render_forgery(r: dict, part: str) -> list[str]:
-    """``rnnlab grade --rerun`` as a judge: false alarms on honest notebooks, forgeries let through, cost."""
+    """``rnnlab grade --rerun`` as a judge: false alarms on honest notebooks, forgeries let through
+    (part ``verdicts``), and what its runs cost."""
     size = "the lab's default experiment" if r["size"] == "default" else "the experiment at LAB_QUICK's size"
     styles = sum(h["name"].startswith("correct variant") for h in r["honest"])
+    seeds = "seed 0" if r["seeds"] == 1 else f"seeds 0 to {r['seeds'] - 1}"
+    verdicts = [f"On {size}: {r['false_alarms']} of {len(r['honest'])} honest notebooks were not confirmed ({seeds}, "
+                "1 and 2 threads, the lab's precision and float32, each also with its `ran as:` line deleted, and "
+                f"{styles} correct files in other styles), and {r['missed']} of {len(r['forged'])} forged notebooks "
+                "kept their points."]
+    if part == "verdicts":
+        return verdicts
     course, own = r["course_run_seconds"], r["own_code_seconds"]
-    return [f"On {size}: {r['false_alarms']} of {len(r['honest'])} honest notebooks were not confirmed (seeds 0 to "
-            f"{r['seeds'] - 1}, 1 and 2 threads, the lab's precision and float32, each also with its `ran as:` line "
-            f"deleted, and {styles} correct files in other styles), and {r['missed']} of {len(r['forged'])} forged "
-            "notebooks kept their points.",
-            "",
-            "| run | seconds each | how many a class needs |",
-            "|---|---|---|",
-            f"| the course's run of one configuration | {span(course, seconds)} ({len(course)} runs) | one per "
-            "distinct printed configuration (threads and precision per model included) |",
-            f"| a team's own code in the sandbox | {seconds(own)} | one per team the judge did not give full marks |",
-            "",
-            f"So a class of {r['class_size']} with 3 configurations among its notebooks and 10 teams below full marks "
-            f"costs about {seconds((3 * max(course) + 10 * own) / 2)} with `--workers 2` (each run held to one "
-            f"core, in the sandbox: {r['mode']})."]
+    return verdicts + [
+        "",
+        "| run | seconds each | how many a class needs |",
+        "|---|---|---|",
+        f"| the course's run of one configuration | {span(course, seconds)} ({len(course)} runs) | one per "
+        "distinct printed configuration (threads and precision per model included) |",
+        f"| a team's own code in the sandbox | {seconds(own)} | one per team the judge did not give full marks |",
+        "",
+        f"So a class of {r['class_size']} with 3 configurations among its notebooks and 10 teams below full marks "
+        f"costs about {seconds((3 * max(course) + 10 * own) / 2)} with `--workers 2` (each run held to one core, in "
+        f"the sandbox: {r['mode']})."]
 
 
 def render_gradescope(r: dict, part: str) -> list[str]:
@@ -488,7 +493,7 @@ RENDERERS: dict[str, Callable[[dict, str], list[str]]] = {
     "rerun": render_rerun, "forgery": render_forgery, "gradescope": render_gradescope, "training": render_training, "lab": render_lab,
     "busy": render_busy, "grading": render_grading, "report": render_report, "seeds": render_seeds,
     "suite": render_suite, "mutation": render_mutation}
-PARTS = {"rerun": {"", "tolerances", "time"}, "gradescope": {"", "summary"}, "lab": {"", "default", "claims", "student"}, "busy": {"", "student"},
+PARTS = {"rerun": {"", "tolerances", "time"}, "forgery": {"", "verdicts"}, "gradescope": {"", "summary"}, "lab": {"", "default", "claims", "student"}, "busy": {"", "student"},
          "seeds": {"", "table", "held", "trained", "sweep"}}
 COMMANDS = {"rerun": "python benchmarks/bench_rerun.py", "forgery": "python benchmarks/bench_forgery.py", "gradescope": "python benchmarks/bench_gradescope.py",
             "mutation": "make mutation", "suite": "python benchmarks/bench_suite.py"}
