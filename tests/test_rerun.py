@@ -97,7 +97,7 @@ def test_rerun_flags_an_edited_and_a_copied_notebook_and_not_an_honest_one(hones
         assert DIFFERS in grades[name]["notebook_status"], grades[name]["notebook_status"]
         assert float(grades[name]["notebook"]) == NOTEBOOK_POINTS - CLAIMS_POINTS
     assert NOT_RERUN in grades["ran_on_a_gpu"]["notebook_status"] and float(grades["ran_on_a_gpu"]["notebook"]) == NOTEBOOK_POINTS
-    feedback = (out / "edited_by_hand" / "feedback.txt").read_text()
+    feedback = (out / "teams" / "edited_by_hand" / "feedback.txt").read_text()
     assert "numbers differ from a re-run of this code: RNN recall: printed 0.950" in feedback
     assert "numbers differ from a re-run of this code" in (out / "answers.html").read_text()
     assert "2 reproduced, 3 differ, 1 not re-run" in (out / "report.html").read_text()
