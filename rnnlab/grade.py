@@ -39,7 +39,7 @@ from pathlib import Path
 from rnnjudge.registry import split_points
 from rnnjudge.sandbox import RUN_VARIABLE, remove_cgroups_of_run
 from rnnjudge.secret import NoSecret
-from rnnlab import classroom, course_secret
+from rnnlab import classroom, course_secret, deadline
 from rnnlab.answers_sheet import write_answers_sheet
 from rnnlab.class_report import add_report_arguments, plural, shared_names, spreadsheet_safe, write_class_report
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
@@ -385,7 +385,24 @@ def compare_with_otter(grades: list[Grade], otter_csv: Path) -> list[str]:
     return lines
 
 
+def at_deadline_rows(grades: list[Grade], at_deadline: deadline.AtDeadline, submissions: dict[str, Path]) -> list[Grade]:
+    """Every submission's row, in the class's order: what the deadline did noted on each, and a row of no
+    points for a repository with nothing to grade before the deadline."""
+    by_file = {g.file: g for g in grades}
+    for file, reason in at_deadline.not_submitted.items():
+        by_file[file] = Grade(file=file, status=f"not graded: {reason}")
+    for file, notes in at_deadline.notes.items():
+        by_file[file].notes.extend(notes)
+    return [by_file[name] for name in submissions]
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
+    # With --deadline, each repository's files as of its commit are read into this folder, never into the student's.
+    with tempfile.TemporaryDirectory(prefix="rnnlab-deadline-") as staging:
+        return grade_class(args, Path(staging))
+
+
+def grade_class(args: argparse.Namespace, staging: Path) -> int:
     try:
         submissions = find_submissions(args.submissions)
     except (FileNotFoundError, ValueError) as err:
@@ -422,10 +439,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    grades = grade_all(submissions, key, args.workers, args.timeout, args.memory_mb,
+    at_deadline = deadline.stage(submissions, args.deadline, staging) if args.deadline else None
+    graded = at_deadline.submissions if at_deadline is not None else submissions
+    grades = grade_all(graded, key, args.workers, args.timeout, args.memory_mb,
                        sandboxed=not args.no_sandbox, progress=not args.no_progress)
+    if at_deadline is not None:
+        grades = at_deadline_rows(grades, at_deadline, submissions)
     if args.rerun:
-        rerun_teams(grades, submissions, args.rerun, key, args.workers, args.rerun_timeout, args.memory_mb,
+        rerun_teams(grades, graded, args.rerun, key, args.workers, args.rerun_timeout, args.memory_mb,
                     sandboxed=not args.no_sandbox, progress=not args.no_progress)
     if scores is not None:
         merge(grades, scores)
@@ -436,7 +457,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     told, gradebook_failed = [], False
     with replacing(out) as new_out:
         write_outputs(grades, new_out)
-        write_class_report(grades, submissions, new_out, args.similarity_threshold, ownership)
+        write_class_report(grades, graded, new_out, args.similarity_threshold, ownership)
         new_sheet = write_answers_sheet(grades, new_out, output_folders(grades))
         if args.gradebook:
             try:
@@ -483,6 +504,10 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of the worker (default 4096)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (not safe against hostile code; every status says so)")
+    p.add_argument("--deadline", type=deadline.deadline_time, metavar="ISO_TIME",
+                   help="grade each team folder that is a git repository as its last commit before this date-time "
+                        "(2026-12-04T23:59:00+01:00; without a time zone, this machine's), read with git, never "
+                        "checked out; later commits are named in the row's status. Commit dates are the students' own")
     p.add_argument("--compare", metavar="OTTER_CSV",
                    help="list the submissions whose grade in this otter final_grades.csv differs from the judge's")
     p.add_argument("--secret", metavar="FILE",

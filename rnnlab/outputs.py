@@ -44,6 +44,9 @@ def replacing(out: Path) -> Iterator[Path]:
     one is removed. On an error, the new folder is removed and ``out`` is left as it was."""
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.grading-", dir=out.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    new.chmod(0o777 & ~umask)  # as a folder made by mkdir: mkdtemp's are private to their owner
     try:
         if (out / SHEET_NAME).is_file():
             shutil.copy2(out / SHEET_NAME, new / SHEET_NAME)
