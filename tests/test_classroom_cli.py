@@ -3,9 +3,11 @@ student-repos` lays it out (one folder per repository, `<assignment>-<username>`
 Classroom's roster and a Canvas export: every student with a repository gets exactly one Canvas row
 with her own repository's points whatever the AUTHORS say; the student without a repository is
 named; team folders named like the class's output files, and a second grading into the same --out,
-break nothing and leave nothing stale."""
+break nothing and leave nothing stale. With --deadline, each repository is graded as its last commit
+before it."""
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,16 +33,28 @@ CANVAS = """Student,ID,SIS User ID,SIS Login ID,Section
 "Hopper, Grace",3,5550001,grace@uni.edu,B
 "Turing, Alan",2,7654321,alan@uni.edu,A
 """
-REPOSITORIES = {  # folder -> (code, AUTHORS as the students wrote them)
+DEADLINE = "2026-12-04T23:59:00+01:00"
+ON_TIME, LATE = "2026-12-04T20:00:00+00:00", "2026-12-05T09:00:00+00:00"
+REPOSITORIES = {  # folder -> (the code graded, AUTHORS as the students wrote them)
     "rnn-lab-ada": (SOLUTION, ["Student A"]),  # the placeholder, never filled in
     "rnn-lab-grace": (SKELETON, ["Ada Lovelace (1234567, @ada)"]),  # a classmate of another repository
     "gradebook_conflicts.csv": (SKELETON, []),  # named like the class's outputs, and no student's repository
     "report.html": (SKELETON, []),
 }
+COMMITS = {"rnn-lab-ada": [(ON_TIME, SOLUTION), (LATE, SKELETON)],  # a late push that breaks it: not graded
+           "rnn-lab-grace": [(ON_TIME, SKELETON)]}  # the other folders are not git repositories
 
 
 def with_authors(code: str, authors: list[str]) -> str:
     return code.replace("AUTHORS: list[str] = []", f"AUTHORS = {authors!r}")
+
+
+def commit(repository: Path, code: str, date: str) -> None:
+    (repository / "rnn_lm.py").write_text(code)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@uni.edu", "GIT_COMMITTER_NAME": "Ada",
+           "GIT_COMMITTER_EMAIL": "ada@uni.edu", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    for command in (["init", "-q"], ["add", "rnn_lm.py"], ["commit", "-qm", "work"]):
+        subprocess.run(["git", "-C", str(repository), *command], check=True, env=env)
 
 
 def grade(folder: Path, out: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -60,12 +74,15 @@ def graded(tmp_path_factory):
     submissions = root / "rnn-lab-submissions"  # as `gh classroom clone student-repos` names it
     for folder, (code, authors) in REPOSITORIES.items():
         (submissions / folder).mkdir(parents=True)
-        (submissions / folder / "rnn_lm.py").write_text(with_authors(code, authors))
+        for date, committed in COMMITS.get(folder, []):  # the folder then holds the last commit's code
+            commit(submissions / folder, with_authors(committed, authors), date)
+        if folder not in COMMITS:
+            (submissions / folder / "rnn_lm.py").write_text(with_authors(code, authors))
     (root / "classroom_roster.csv").write_text(CLASSROOM_ROSTER)
     (root / "canvas.csv").write_text(CANVAS)
     out = root / "grades"
     flags = ("--classroom", str(root / "classroom_roster.csv"), "--gradebook", "canvas", "--roster",
-             str(root / "canvas.csv"), "--assignment", "Lab 3 (1234)")
+             str(root / "canvas.csv"), "--assignment", "Lab 3 (1234)", "--deadline", DEADLINE)
     first = grade(submissions, out, *flags)
     assert first.returncode == 0, first.stderr[-3000:]
     return {"root": root, "submissions": submissions, "out": out, "flags": flags, "first": first}
@@ -77,6 +94,15 @@ def test_each_student_gets_one_row_with_her_own_repositorys_points(graded):
     assert sorted(book[2:]) == [["Hopper, Grace", "3", "5550001", "grace@uni.edu", "B", "0"],
                                 ["Lovelace, Ada", "1", "1234567", "ada@uni.edu", "A", f"{TOTAL_POINTS}"]]
     assert not (graded["out"] / "gradebook_unmatched.csv").exists()
+
+
+def test_each_repository_is_graded_as_its_last_commit_before_the_deadline(graded):
+    rows = {r["file"]: r for r in csv.DictReader(open(graded["out"] / "final_grades.csv", newline=""))}
+    assert "the last before the deadline 2026-12-04 22:59 UTC; 1 late commit not graded" in rows[
+        "rnn-lab-ada/rnn_lm.py"]["grading_status"]
+    assert "(commit dates are the students' own" in rows["rnn-lab-ada/rnn_lm.py"]["grading_status"]
+    assert "not a git repository: graded as it is" in rows["report.html/rnn_lm.py"]["grading_status"]
+    assert (graded["submissions"] / "rnn-lab-ada" / "rnn_lm.py").read_text() == with_authors(SKELETON, ["Student A"])
 
 
 def test_authors_that_disagree_are_notes_on_the_row_and_in_the_report(graded):
