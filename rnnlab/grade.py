@@ -46,7 +46,7 @@ from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_r
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
 from rnnjudge.session import printable
 from rnnlab.notebook import ANSWERED, NOT_RERUN, NOTEBOOK_NAME, READ, NotebookReport, Rerun, missing, read_notebook
-from rnnlab.outputs import refusal, replacing
+from rnnlab.outputs import TEAMS_FOLDER, refusal, replacing
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -224,9 +224,6 @@ def gradescope_results(grade: Grade) -> dict:
     output = f"Authors: {grade.authors_line or 'none named'}\nStatus: {grade.status_line}{pending}"
     return {"score": grade.grade_total, "output": output, "tests": tests,
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
-
-
-TEAMS_FOLDER = "teams"  # the per-team outputs, apart from the class's own files whatever a team is called
 
 
 def output_folders(grades: list[Grade]) -> list[str]:
@@ -414,7 +411,7 @@ def grade_class(args: argparse.Namespace, staging: Path) -> int:
     if args.roster and not args.gradebook:
         print("rnnlab grade: --roster goes with --gradebook canvas|moodle|csv", file=sys.stderr)
         return 2
-    if problem := refusal(Path(args.out), submissions.values()):
+    if problem := refusal(Path(args.out)):
         print(f"rnnlab grade: {problem}", file=sys.stderr)
         return 2
     if args.compare and not Path(args.compare).is_file():

@@ -9,31 +9,50 @@ hand and which a grading never overwrites.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from rnnlab.manual_scores import SHEET_NAME
 
-GRADING_MARK = "final_grades.csv"  # every grading writes it: a folder holding it is a grading's outputs
+# What a grading writes (and a TA adds: the PDFs printed from the answers pages); anything else in
+# --out is someone's own file, which replacing the folder would delete.
+CLASS_FILES = ("final_grades.csv", "score_distribution.png", "report.html", "class_summary.csv", "similarity.csv",
+               "answers.html", SHEET_NAME, "answers.pdf", "gradebook_*.csv")
+TEAM_FILES = ("results.json", "feedback.txt", "log.txt", "answers.html", "answers.pdf")
+TEAMS_FOLDER = "teams"  # the per-team outputs, apart from the class's own files whatever a team is called
 
 
-def refusal(out: Path, inputs: Iterable[Path]) -> str | None:
-    """Why ``out`` must not be replaced whole, or None: it is not a folder, it holds files that are not
-    a grading's outputs (``--out .`` by mistake), or it holds a submission."""
+def is_team_folder(folder: Path) -> bool:
+    return folder.is_dir() and all(f.is_file() and f.name in TEAM_FILES for f in folder.iterdir())
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """What in ``out`` no grading wrote. A team's folder of the layout before ``teams/`` counts as written."""
+    foreign = []
+    for entry in sorted(out.iterdir()):
+        if entry.is_file() and any(fnmatch.fnmatch(entry.name, pattern) for pattern in CLASS_FILES):
+            continue
+        if entry.name == TEAMS_FOLDER and entry.is_dir():
+            foreign += [f"{TEAMS_FOLDER}/{team.name}" for team in sorted(entry.iterdir()) if not is_team_folder(team)]
+        elif not is_team_folder(entry):
+            foreign.append(entry.name)
+    return foreign
+
+
+def refusal(out: Path) -> str | None:
+    """Why ``out`` must not be replaced whole, or None: it is not a folder, or it holds what no grading
+    wrote (``--out .`` by mistake, a folder of submissions)."""
     if out.exists() and not out.is_dir():
         return f"--out {out} is a file, not a folder"
-    if out.is_dir() and any(out.iterdir()) and not (out / GRADING_MARK).is_file():
-        return (f"--out {out} holds files that are not the outputs of an earlier grading (no {GRADING_MARK}), and "
-                "a grading replaces its output folder whole: give a new or empty folder")
-    where = Path(os.path.abspath(out))
-    inside = [p for p in inputs if Path(os.path.abspath(p)).is_relative_to(where)]
-    if inside:
-        return f"--out {out} holds the submission {inside[0]}, and a grading replaces its output folder whole"
+    if out.is_dir() and (foreign := foreign_entries(out)):
+        return (f"--out {out} holds what no grading wrote ({', '.join(foreign[:5])}), and a grading replaces its "
+                "output folder whole: move those away, or give a new or empty folder")
     return None
 
 

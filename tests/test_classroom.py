@@ -126,10 +126,17 @@ def test_the_output_folder_is_replaced_whole_keeping_only_the_tas_sheet(tmp_path
 
 
 def test_a_folder_that_is_not_a_gradings_outputs_is_never_replaced(tmp_path):
-    (tmp_path / "notes.txt").write_text("mine")
-    assert "not the outputs of an earlier grading" in refusal(tmp_path, [])
-    (tmp_path / "final_grades.csv").write_text("")
-    (tmp_path / "alice").mkdir()
-    assert "holds the submission" in refusal(tmp_path, [tmp_path / "alice" / "rnn_lm.py"])
-    assert refusal(tmp_path, [tmp_path.parent / "elsewhere" / "rnn_lm.py"]) is None
-    assert refusal(tmp_path / "new", [tmp_path / "alice" / "rnn_lm.py"]) is None
+    for written in ("final_grades.csv", "report.html", "gradebook_canvas.csv", "teams/alice/feedback.txt",
+                    "teams/alice/answers.pdf", "bob/results.json"):  # bob/: a team's folder of the layout before teams/
+        (tmp_path / written).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / written).write_text("")
+    assert refusal(tmp_path) is None
+    (tmp_path / "teams" / "alice" / "notes.txt").write_text("mine")
+    (tmp_path / "thesis.tex").write_text("mine")
+    assert "holds what no grading wrote (teams/alice, thesis.tex)" in refusal(tmp_path)
+    submissions = tmp_path / "class"
+    (submissions / "carol").mkdir(parents=True)
+    (submissions / "carol" / "rnn_lm.py").write_text("")
+    assert "holds what no grading wrote (carol)" in refusal(submissions), "--out given the submissions by mistake"
+    assert refusal(tmp_path / "new") is None
+    assert "is a file, not a folder" in refusal(tmp_path / "thesis.tex")
