@@ -120,6 +120,8 @@ class Ownership:
 
 
 def map_submissions(export: ClassroomExport, submissions: list[str]) -> Ownership:
+    """Each submission's students, by its folder's name; the submissions that are no one's, and the
+    export's students that own none of them."""
     folders = {s: folder_of(s) for s in submissions}
     if export.kind == "grades":
         owners = {s: export.repositories[folded(f)] for s, f in folders.items() if folded(f) in export.repositories}
@@ -127,14 +129,18 @@ def map_submissions(export: ClassroomExport, submissions: list[str]) -> Ownershi
         owners = owners_by_username(export, folders)
     unowned = {s: fix_for(export, f) for s, f in folders.items() if s not in owners}
     owned = {id(st) for students in owners.values() for st in students}
-    without = [(st, "no GitHub account linked to this roster entry" if not st.github_username else
-                "has not accepted the assignment" if export.kind == "grades" and not repository_of(export, st) else
-                "no folder of this class is her repository") for st in export.students if id(st) not in owned]
+    without = [(st, why_no_repository(export, st)) for st in export.students if id(st) not in owned]
     return Ownership(export, owners, unowned, without)
 
 
-def repository_of(export: ClassroomExport, student: ClassroomStudent) -> str | None:
-    return next((name for name, students in export.repositories.items() if student in students), None)
+def why_no_repository(export: ClassroomExport, student: ClassroomStudent) -> str:
+    if not student.github_username:
+        return "no GitHub account linked to this roster entry"
+    if export.kind == "roster":
+        return "no folder of this class is her repository"
+    repository = next((name for name, students in export.repositories.items() if student in students), None)
+    return (f"her repository {repository} is no folder of this class: clone the assignment again" if repository
+            else "has not accepted the assignment")
 
 
 def owners_by_username(export: ClassroomExport, folders: dict[str, str]) -> dict[str, list[ClassroomStudent]]:

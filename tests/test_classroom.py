@@ -69,6 +69,10 @@ def test_a_group_assignments_grades_export_names_each_groups_students(tmp_path):
     assert "gh classroom clone student-repos" in owners.unowned["stray/rnn_lm.py"]
     assert [(s.github_username, why) for s, why in owners.without_repository] == [
         ("emmy", "has not accepted the assignment")]
+    partly_cloned = map_submissions(export, ["rnn-lab-vanishing/rnn_lm.py"])
+    assert [(s.github_username, why) for s, why in partly_cloned.without_repository] == [
+        ("ada-l", "her repository rnn-lab-gates is no folder of this class: clone the assignment again"),
+        ("emmy", "has not accepted the assignment")]
 
 
 @pytest.mark.parametrize("text", ["Student,ID\nAda,1\n", "", "identifier,name\n1,Ada\n"])
