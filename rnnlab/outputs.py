@@ -61,6 +61,7 @@ def replacing(out: Path) -> Iterator[Path]:
     """Yields an empty folder beside ``out`` (holding only the TA's sheet of the earlier grading) to write
     the outputs into; when the block ends without an error, that folder becomes ``out`` and the earlier
     one is removed. On an error, the new folder is removed and ``out`` is left as it was."""
+    out = Path(os.path.abspath(out))  # `--out .` too has a name and a parent to put the new folder in
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.grading-", dir=out.parent))
     umask = os.umask(0o022)

@@ -129,6 +129,14 @@ def test_the_output_folder_is_replaced_whole_keeping_only_the_tas_sheet(tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["grades"], "no temporary folder left beside it"
 
 
+def test_the_current_folder_can_be_the_output_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path / ".")
+    with replacing(Path(".")) as new:
+        (new / "final_grades.csv").write_text("graded")
+    assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}")] == []
+    assert (tmp_path / "final_grades.csv").read_text() == "graded"
+
+
 def test_a_folder_that_is_not_a_gradings_outputs_is_never_replaced(tmp_path):
     for written in ("final_grades.csv", "report.html", "gradebook_canvas.csv", "teams/alice/feedback.txt",
                     "teams/alice/answers.pdf", "bob/results.json"):  # bob/: a team's folder of the layout before teams/
