@@ -451,7 +451,7 @@ def grade_class(args: argparse.Namespace, staging: Path) -> int:
         by_file = {g.file: g for g in grades}
         for file, notes in ownership.check_authors(grades).items():
             by_file[file].notes.extend(notes)
-    told, gradebook_failed = [], False
+    told, gradebook_failed, regrading = [], False, out.exists()
     with replacing(out) as new_out:
         write_outputs(grades, new_out)
         write_class_report(grades, graded, new_out, args.similarity_threshold, ownership)
@@ -466,8 +466,8 @@ def grade_class(args: argparse.Namespace, staging: Path) -> int:
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean code {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
           f"per-team results.json, feedback.txt, log.txt and answers.html under {out / TEAMS_FOLDER}, "
-          f"{out / 'score_distribution.png'}, {out / 'report.html'}, {out / 'answers.html'} (replacing what an "
-          "earlier grading wrote there)")
+          f"{out / 'score_distribution.png'}, {out / 'report.html'}, {out / 'answers.html'}"
+          + (" (replacing what the earlier grading wrote there)" if regrading else ""))
     sheet = out / SHEET_NAME
     print(f"wrote {sheet} for the TA's points" if new_sheet else
           f"kept {sheet}, which was there already (it may hold a TA's points; delete it for a fresh one)")

@@ -145,6 +145,8 @@ def test_a_second_grading_replaces_the_outputs_whole_and_keeps_the_tas_sheet(gra
     assert sorted(p.name for p in (out / "teams").iterdir()) == ["gradebook_conflicts.csv", "rnn-lab-ada",
                                                                  "rnn-lab-grace"], "the team gone left nothing"
     assert sheet.read_text() == scored and "kept" in second.stdout
+    assert "(replacing what the earlier grading wrote there)" in second.stdout
+    assert "replacing" not in graded["first"].stdout
     assert (out / "gradebook_canvas.csv").is_file()
     assert sorted(p.name for p in graded["root"].iterdir()) == ["canvas.csv", "classroom_roster.csv", "grades",
                                                                 "rnn-lab-submissions"], "no temporary folder left"
