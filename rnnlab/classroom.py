@@ -69,7 +69,8 @@ def read_classroom(path: Path) -> ClassroomExport:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [c.strip() for c in reader.fieldnames or []]
-            rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+            # a row with more cells than the header has them under the key None: not a column
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise ClassroomError(f"cannot read the GitHub Classroom export {path}: {err}") from None
     identifier_column = next((c for c in IDENTIFIER_COLUMNS if c in header), None)

@@ -48,15 +48,18 @@ def written(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_the_roster_export_maps_each_folder_to_the_username_it_ends_with(tmp_path):
-    export = read_classroom(written(tmp_path, "classroom_roster.csv", CLASSROOM_ROSTER))
-    owners = map_submissions(export, ["rnn-lab-ada/rnn_lm.py", "rnn-lab-ada-l/rnn_lm.py", "rnn-lab-zed/rnn_lm.py"])
-    # "rnn-lab-ada-l" ends with "-ada-l" and with "-l"; the slug the class's folders share ("rnn-lab") decides
+    more = "5550003,l,104,Lee\n999,zed,105,Zed,extra,cells\n"  # "l" ends "rnn-lab-ada-l" too
+    export = read_classroom(written(tmp_path, "classroom_roster.csv", CLASSROOM_ROSTER + more))
+    owners = map_submissions(export, ["rnn-lab-ada/rnn_lm.py", "rnn-lab-ada-l/rnn_lm.py", "rnn-lab-zed/rnn_lm.py",
+                                      "rnn-lab-nobody/rnn_lm.py"])
+    # "rnn-lab-ada-l" ends with "-ada-l" and with "-l": the slug the class's folders share, "rnn-lab", decides
     assert [s.github_username for s in owners.students_of["rnn-lab-ada/rnn_lm.py"]] == ["ada"]
     assert [s.github_username for s in owners.students_of["rnn-lab-ada-l/rnn_lm.py"]] == ["ada-l"]
-    assert "rnn-lab-zed" in owners.unowned["rnn-lab-zed/rnn_lm.py"]
-    assert "download classroom_roster.csv again" in owners.unowned["rnn-lab-zed/rnn_lm.py"]
+    assert [s.name for s in owners.students_of["rnn-lab-zed/rnn_lm.py"]] == ["Zed"], "a row with extra cells is read"
+    assert "'rnn-lab-nobody'" in owners.unowned["rnn-lab-nobody/rnn_lm.py"]
+    assert "download classroom_roster.csv again" in owners.unowned["rnn-lab-nobody/rnn_lm.py"]
     assert {(s.name, why) for s, why in owners.without_repository} == {
-        ("Grace Hopper", "no folder of this class is her repository"),
+        ("Grace Hopper", "no folder of this class is her repository"), ("Lee", "no folder of this class is her repository"),
         ("Emmy Noether", "no GitHub account linked to this roster entry")}
 
 
