@@ -42,7 +42,8 @@ REPOSITORIES = {  # folder -> (the code graded, AUTHORS as the students wrote th
     "report.html": (SKELETON, []),
 }
 COMMITS = {"rnn-lab-ada": [(ON_TIME, SOLUTION), (LATE, SKELETON)],  # a late push that breaks it: not graded
-           "rnn-lab-grace": [(ON_TIME, SKELETON)]}  # the other folders are not git repositories
+           "rnn-lab-grace": [(ON_TIME, SKELETON)],
+           "report.html": [(LATE, SKELETON)]}  # nothing before the deadline; gradebook_conflicts.csv is no repository
 
 
 def with_authors(code: str, authors: list[str]) -> str:
@@ -101,7 +102,9 @@ def test_each_repository_is_graded_as_its_last_commit_before_the_deadline(graded
     assert "the last before the deadline 2026-12-04 22:59 UTC; 1 late commit not graded" in rows[
         "rnn-lab-ada/rnn_lm.py"]["grading_status"]
     assert "(commit dates are the students' own" in rows["rnn-lab-ada/rnn_lm.py"]["grading_status"]
-    assert "not a git repository: graded as it is" in rows["report.html/rnn_lm.py"]["grading_status"]
+    assert "not a git repository: graded as it is" in rows["gradebook_conflicts.csv/rnn_lm.py"]["grading_status"]
+    assert rows["report.html/rnn_lm.py"]["grading_status"] == ("not graded: no commit before the deadline 2026-12-04 "
+                                                              "22:59 UTC (commit dates are the students' own)")
     assert (graded["submissions"] / "rnn-lab-ada" / "rnn_lm.py").read_text() == with_authors(SKELETON, ["Student A"])
 
 
