@@ -1,9 +1,9 @@
-# Two commands do everything on a fresh machine: `make lab` and `make test`.
+# Two commands do everything on a fresh machine: `make lab` and `make test`; a TA needs only `make grader`.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab sweep test test-all test-docker docker pytest-split sandbox chromium release release-check bench bench-lab bench-seeds bench-grading bench-report mutation docs clean
+.PHONY: lab grader sweep test test-all test-docker docker pytest-split sandbox chromium release release-check bench bench-lab bench-seeds bench-grading bench-report mutation docs clean
 
 # Reinstall only when the project's requirements change. uv installs in seconds what pip takes
 # minutes for (13 s against 137 s here); pip remains the fallback. PIP_FIND_LINKS (a folder of
@@ -32,6 +32,14 @@ sandbox:
 	    echo "No apt-get here: install bubblewrap with your package manager (on macOS, grade in a Linux VM or with otter grade)."; exit 1; fi; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; echo "(through sudo, as installing a system package needs root)"; fi; \
 	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }; }
+
+# What a TA needs for `rnnlab grade`, and nothing else (no training, no tests): the environment and
+# bubblewrap, then a check that the sandbox starts here and a word on the course secret, which only
+# the instructor has (rnnlab grade refuses to grade without it).
+grader: $(STAMP) sandbox
+	@$(PY) -c 'from rnnjudge.sandbox import bwrap_problem; p = bwrap_problem(); print(p or "The sandbox starts here."); raise SystemExit(1 if p else 0)'
+	@if [ -n "$$RNNJUDGE_SECRET" ] || [ -f autograder/course.secret ]; then echo "Course secret found."; else 	  echo "No course secret here: ask your instructor for autograder/course.secret (put it there, mode 600) or set RNNJUDGE_SECRET; rnnlab grade refuses to grade without it."; fi
+	@echo "Ready: .venv/bin/rnnlab grade submissions/ --out grades/ (see autograder/GRADING.md)"
 
 # The suite without its exhaustive runs and its containers; test-all adds them (CI). Two pytest
 # processes at once: the tests that run the judge (marker `judge`; their output follows the others')

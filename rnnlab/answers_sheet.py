@@ -8,7 +8,7 @@
   numbers of that team's own run (``rnnlab.notebook``). Empty answers, answers left as the
   placeholder and notebooks that could not be read are marked. Students' text is escaped, never
   rendered: markdown and HTML in an answer show as written.
-- ``NAME/answers.html`` for each team: its own answers and numbers, to print as the PDF a
+- ``teams/NAME/answers.html`` for each team: its own answers and numbers, to print as the PDF a
   Gradescope manual-grading assignment takes (see the README).
 - ``manual_scores.csv`` (``rnnlab.manual_scores``), unless one is there already: a TA may be
   filling it in, and a re-grade must not erase it.
@@ -160,7 +160,7 @@ def write_answers_sheet(grades: list, out: Path, folders: list[str]) -> bool:
     questions = discussion_questions()
     (out / "answers.html").write_text(answers_html(grades, questions), encoding="utf-8")
     for g, folder in zip(grades, folders):
-        (out / folder).mkdir(exist_ok=True)
+        (out / folder).mkdir(parents=True, exist_ok=True)
         (out / folder / "answers.html").write_text(team_answers_html(g, questions), encoding="utf-8")
     sheet = out / SHEET_NAME
     if sheet.exists():

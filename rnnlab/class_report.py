@@ -7,7 +7,9 @@
   a TA has scored them, and the total), each part's points distribution (every task, the notebook,
   every question), every check ranked by how many submissions failed it (with its most frequent
   failure messages, grouped), the notebook checks ranked alike (with the findings), the questions
-  worst answered first, the submissions that could not be graded normally, and the pairs of
+  worst answered first, the submissions that could not be graded normally, who each team's students
+  are (from GitHub Classroom with ``--classroom``, where ``AUTHORS`` disagreeing is listed; else
+  self-declared in ``AUTHORS``), and the pairs of
   submissions that share unusually much of their own code, side by side with the shared lines
   highlighted (``rnnlab.similarity``);
 - ``class_summary.csv``: one row per check of the code, per notebook check and per question
@@ -513,7 +515,8 @@ def summary_section(grades: list, trouble: list, pairs: list | None, threshold: 
     items = "".join(f"<div><b>{escape(value)}</b>{escape(label)}</div>" for label, value in boxes)
     links = ('<nav><a href="#scores">Scores</a><a href="#checks">Checks</a><a href="#notebook">Notebook</a>'
              '<a href="#questions">Questions</a><a href="#rerun">Re-run</a>'
-             '<a href="#not-graded">Not graded normally</a><a href="#shared-names">Shared names</a>'
+             '<a href="#not-graded">Not graded normally</a><a href="#students">Students</a>'
+             '<a href="#shared-names">Shared names</a>'
              '<a href="#similarity">Similar code</a></nav>')
     return f'<div class="numbers">{items}</div>\n{links}'
 
@@ -651,6 +654,37 @@ def shared_names(grades: list) -> dict[str, list[str]]:
     return {shown[name]: files for name, files in where.items() if len(files) > 1}
 
 
+def students_section(ownership) -> str:
+    """Who each team's students are: GitHub Classroom's (``rnnlab.classroom.Ownership``, read by duck typing:
+    ``export``, ``students_of``, ``mismatches``, ``unowned``, ``without_repository``), or self-declared."""
+    heading = '<h2 id="students">Students</h2>\n'
+    if ownership is None:
+        return heading + ("<p>Identities are self-declared: each team's students are whoever its <code>AUTHORS</code> "
+                          "names. Grade with <code>--classroom</code> (GitHub Classroom's "
+                          "<code>classroom_roster.csv</code>) to take them from the platform.</p>")
+    parts = [heading + f"<p>From GitHub Classroom ({escape(ownership.export.path.name)}): each repository's students, "
+             "whatever its <code>AUTHORS</code> says; the gradebook follows them.</p>"]
+    if ownership.mismatches:
+        rows = "\n".join(f"<tr><td>{escape(file)}</td><td>{escape('; '.join(s.label for s in ownership.students_of[file]))}"
+                         f"</td><td>{escape('; '.join(notes))}</td></tr>" for file, notes in ownership.mismatches.items())
+        parts.append(f"<p>{plural(len(ownership.mismatches), 'submission')} whose <code>AUTHORS</code> disagree with "
+                     "the Classroom (no points lost, nobody's grade changed):</p>\n<table><tr><th>Submission</th>"
+                     f"<th>Its students</th><th>AUTHORS</th></tr>\n{rows}\n</table>")
+    else:
+        parts.append("<p>Every <code>AUTHORS</code> list that names anyone agrees with the Classroom.</p>")
+    if ownership.unowned:
+        rows = "\n".join(f"<tr><td>{escape(file)}</td><td>{escape(fix)}</td></tr>" for file, fix in ownership.unowned.items())
+        count = plural(len(ownership.unowned), "submission")
+        parts.append(f"<p class=\"warn\">No student's repository per the Classroom ({count}): their grade reaches "
+                     f"nobody.</p>\n<table><tr><th>Submission</th><th>To fix</th></tr>\n{rows}\n</table>")
+    if ownership.without_repository:
+        rows = "\n".join(f"<tr><td>{escape(st.label)}</td><td>{escape(why)}</td></tr>"
+                         for st, why in ownership.without_repository)
+        parts.append(f"<p class=\"warn\">{plural(len(ownership.without_repository), 'student')} with no repository in "
+                     f"this class, so no grade:</p>\n<table><tr><th>Student</th><th>Why</th></tr>\n{rows}\n</table>")
+    return "\n".join(parts)
+
+
 def shared_names_section(shared: dict[str, list[str]]) -> str:
     heading = '<h2 id="shared-names">Names in more than one submission</h2>\n'
     if not shared:
@@ -749,7 +783,7 @@ def code_view(code: str, highlighted: list[int]) -> str:
 
 def report_html(grades: list, stats: list[CheckStats], result: similarity.SimilarityResult | None,
                 threshold: float | None, notebook_stats: list[NotebookCheckStats] | None = None,
-                question_stats: list[QuestionStats] | None = None) -> str:
+                question_stats: list[QuestionStats] | None = None, ownership=None) -> str:
     header = "<h1>Class report</h1>\n"
     if not grades:
         return page(header + '<p class="lead">There is nothing to report: no submission was graded.</p>')
@@ -760,8 +794,7 @@ def report_html(grades: list, stats: list[CheckStats], result: similarity.Simila
     sections = [summary_section(grades, trouble, pairs, threshold), scores_section(grades),
                 checks_section(stats), notebook_section(notebook_stats),
                 questions_section(question_stats, any_scored(grades)), rerun_section(grades),
-                not_graded_section(trouble),
-                shared_names_section(shared_names(grades)),
+                not_graded_section(trouble), students_section(ownership), shared_names_section(shared_names(grades)),
                 similarity_section(result, threshold, {g.file: g.authors for g in grades})]
     lead = (f'<p class="lead">{plural(len(grades), "submission")}; {GRADE_POINTS} points: the code {TOTAL_POINTS} '
             f'({len(TASKS)} tasks), the notebook {NOTEBOOK_POINTS} ({len(NOTEBOOK_CHECKS)} checks), the answers '
@@ -830,9 +863,11 @@ def line_ranges(lines: list[int]) -> str:
 # Entry point
 # ----------------------------------------------------------------------------
 
-def write_class_report(grades: list, sources: dict[str, Path], out: Path, similarity_threshold: float | None) -> None:
+def write_class_report(grades: list, sources: dict[str, Path], out: Path, similarity_threshold: float | None,
+                       ownership=None) -> None:
     """Writes out/report.html, out/class_summary.csv, out/similarity.csv. similarity_threshold None = detection off
-    (similarity.csv then still written, header only, and the page says detection was off)."""
+    (similarity.csv then still written, header only, and the page says detection was off). ownership: the
+    students of each submission from GitHub Classroom (``rnnlab.classroom.Ownership``), None when self-declared."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -846,6 +881,6 @@ def write_class_report(grades: list, sources: dict[str, Path], out: Path, simila
     notebook_stats = notebook_statistics(grades) if grades else []
     question_stats = question_statistics(grades) if grades else []
     (out / "report.html").write_text(report_html(grades, stats, result, similarity_threshold, notebook_stats,
-                                                 question_stats), encoding="utf-8")
+                                                 question_stats, ownership), encoding="utf-8")
     write_summary_csv(stats, out / "class_summary.csv", notebook_stats, question_stats)
     write_similarity_csv([] if result is None else result.pairs, out / "similarity.csv")

@@ -8,12 +8,16 @@ In a folder per team (GitHub Classroom clones) the team's ``lab.ipynb`` is read 
 run (``rnnlab.notebook``): its points (``NOTEBOOK_CHECKS``) join the grade, and its answers go to the
 answers sheet, where a TA scores them (``manual_scores.csv``, merged with ``--manual``).
 
-Writes to ``--out``: ``final_grades.csv`` (otter's columns, the notebook's and the answers', then the
-statuses and ``authors``), per submission ``NAME/results.json`` (Gradescope's format),
-``NAME/feedback.txt`` (for the student), ``NAME/log.txt`` (for the TA: what the submission printed)
-and ``NAME/answers.html`` (the team's answers, printable), ``score_distribution.png``, the class
-report, the answers sheet (``answers.html``, ``manual_scores.csv``) and, with ``--gradebook``, a file
-for the course's gradebook.
+Writes to ``--out``, replacing it whole (``rnnlab.outputs``): ``final_grades.csv`` (otter's columns, the
+notebook's and the answers', then the statuses and ``authors``), per submission, under ``teams/`` so
+that no team's name can be one of the class's files, ``teams/NAME/results.json`` (Gradescope's format),
+``teams/NAME/feedback.txt`` (for the student), ``teams/NAME/log.txt`` (for the TA: what the submission
+printed) and ``teams/NAME/answers.html`` (the team's answers, printable), ``score_distribution.png``,
+the class report, the answers sheet (``answers.html``, ``manual_scores.csv``) and, with
+``--gradebook``, a file for the course's gradebook.
+
+With ``--classroom`` each submission's students are the ones GitHub Classroom says own its repository
+(``rnnlab.classroom``), and ``AUTHORS`` is a cross-check; without, they are whoever ``AUTHORS`` names.
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ from pathlib import Path
 from rnnjudge.registry import split_points
 from rnnjudge.sandbox import RUN_VARIABLE, remove_cgroups_of_run
 from rnnjudge.secret import NoSecret
-from rnnlab import course_secret
+from rnnlab import classroom, course_secret, deadline
 from rnnlab.answers_sheet import write_answers_sheet
 from rnnlab.class_report import add_report_arguments, plural, shared_names, spreadsheet_safe, write_class_report
 from rnnlab.gradebook import DEFAULT_ASSIGNMENT, FORMATS, GradebookError, read_roster, write_gradebook
 from rnnlab.manual_scores import SHEET_NAME, ManualScoresError, merge, read_sheet
 from rnnjudge.session import printable
 from rnnlab.notebook import ANSWERED, NOT_CONFIRMED, NOTEBOOK_NAME, READ, NotebookReport, Rerun, missing, read_notebook
+from rnnlab.outputs import TEAMS_FOLDER, refusal, replacing
 from rnnlab.tasks import GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -221,23 +226,18 @@ def gradescope_results(grade: Grade) -> dict:
             "leaderboard": [], "visibility": "visible", "stdout_visibility": "hidden"}
 
 
-RESERVED_NAMES = {"final_grades.csv", "score_distribution.png", "report.html", "class_summary.csv", "similarity.csv",
-                  "answers.html", "manual_scores.csv", *(f"gradebook_{kind}.csv" for kind in ("canvas", "moodle", "csv")),
-                  "gradebook_unmatched.csv"}
-
-
 def output_folders(grades: list[Grade]) -> list[str]:
-    """One folder name per submission under ``--out``: the student's folder or the file's stem,
-    made safe (letters, digits, ``._-``; never ``.``, ``..`` or a name of the class's own files)
-    and unique (``alice.py`` next to ``alice/rnn_lm.py`` gets ``alice_``)."""
-    used, names = set(RESERVED_NAMES), []
+    """One folder per submission, ``teams/NAME`` under ``--out``: NAME is the student's folder or the
+    file's stem, made safe (letters, digits, ``._-``; never ``.`` or ``..``) and unique (``alice.py``
+    next to ``alice/rnn_lm.py`` gets ``alice_``)."""
+    used, names = set(), []
     for g in grades:
         raw = g.file.split("/")[0] if "/" in g.file else Path(g.file).stem
         folder = re.sub(r"[^A-Za-z0-9._-]", "_", raw).strip(".") or "submission"
         while folder in used:
             folder += "_"
         used.add(folder)
-        names.append(folder)
+        names.append(f"{TEAMS_FOLDER}/{folder}")
     return names
 
 
@@ -260,7 +260,7 @@ def write_outputs(grades: list[Grade], out: Path) -> None:
         writer.writerow(FINAL_GRADES_COLUMNS)
         writer.writerows(final_grades_row(g) for g in grades)
     for g, folder in zip(grades, output_folders(grades)):
-        (out / folder).mkdir(exist_ok=True)
+        (out / folder).mkdir(parents=True, exist_ok=True)
         try:
             (out / folder / "results.json").write_text(json.dumps(gradescope_results(g), indent=1))
             (out / folder / "feedback.txt").write_text(printable(feedback_text(g)))
@@ -391,7 +391,24 @@ def compare_with_otter(grades: list[Grade], otter_csv: Path) -> list[str]:
     return lines
 
 
+def at_deadline_rows(grades: list[Grade], at_deadline: deadline.AtDeadline, submissions: dict[str, Path]) -> list[Grade]:
+    """Every submission's row, in the class's order: what the deadline did noted on each, and a row of no
+    points for a repository with nothing to grade before the deadline."""
+    by_file = {g.file: g for g in grades}
+    for file, reason in at_deadline.not_submitted.items():
+        by_file[file] = Grade(file=file, status=f"not graded: {reason}")
+    for file, notes in at_deadline.notes.items():
+        by_file[file].notes.extend(notes)
+    return [by_file[name] for name in submissions]
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
+    # With --deadline, each repository's files as of its commit are read into this folder, never into the student's.
+    with tempfile.TemporaryDirectory(prefix="rnnlab-deadline-") as staging:
+        return grade_class(args, Path(staging))
+
+
+def grade_class(args: argparse.Namespace, staging: Path) -> int:
     try:
         submissions = find_submissions(args.submissions)
     except (FileNotFoundError, ValueError) as err:
@@ -402,6 +419,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     if args.roster and not args.gradebook:
         print("rnnlab grade: --roster goes with --gradebook canvas|moodle|csv", file=sys.stderr)
+        return 2
+    if problem := refusal(Path(args.out)):
+        print(f"rnnlab grade: {problem}", file=sys.stderr)
         return 2
     if args.compare and not Path(args.compare).is_file():
         print(f"rnnlab grade: no such file: {args.compare} (give the final_grades.csv of an otter run)", file=sys.stderr)
@@ -419,24 +439,44 @@ def cmd_grade(args: argparse.Namespace) -> int:
         scores = read_sheet(Path(args.manual), list(submissions)) if args.manual else None
         if args.roster:  # read now: a roster that cannot be used should not wait for the grading
             read_roster(Path(args.roster))
-    except (NoSecret, ManualScoresError, GradebookError) as err:
+        ownership = (classroom.map_submissions(classroom.read_classroom(Path(args.classroom)), list(submissions))
+                     if args.classroom else None)
+    except (NoSecret, ManualScoresError, GradebookError, classroom.ClassroomError) as err:
         print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    grades = grade_all(submissions, key, args.workers, args.timeout, args.memory_mb,
+    at_deadline = deadline.stage(submissions, args.deadline, staging) if args.deadline else None
+    graded = at_deadline.submissions if at_deadline is not None else submissions
+    grades = grade_all(graded, key, args.workers, args.timeout, args.memory_mb,
                        sandboxed=not args.no_sandbox, progress=not args.no_progress)
+    if at_deadline is not None:
+        grades = at_deadline_rows(grades, at_deadline, submissions)
     if args.rerun:
-        rerun_teams(grades, submissions, args.rerun, key, args.workers, args.rerun_timeout, args.memory_mb,
+        rerun_teams(grades, graded, args.rerun, key, args.workers, args.rerun_timeout, args.memory_mb,
                     sandboxed=not args.no_sandbox, progress=not args.no_progress)
     if scores is not None:
         merge(grades, scores)
-    write_outputs(grades, out)
-    write_class_report(grades, submissions, out, args.similarity_threshold)
-    new_sheet = write_answers_sheet(grades, out, output_folders(grades))
+    if ownership is not None:
+        by_file = {g.file: g for g in grades}
+        for file, notes in ownership.check_authors(grades).items():
+            by_file[file].notes.extend(notes)
+    told, gradebook_failed, regrading = [], False, out.exists()
+    with replacing(out) as new_out:
+        write_outputs(grades, new_out)
+        write_class_report(grades, graded, new_out, args.similarity_threshold, ownership)
+        new_sheet = write_answers_sheet(grades, new_out, output_folders(grades))
+        if args.gradebook:
+            try:
+                told = write_gradebook(args.gradebook, grades, new_out, Path(args.roster) if args.roster else None,
+                                       args.assignment, ownership, shown_as=out)
+            except GradebookError as err:
+                print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
+                gradebook_failed = True
     mean = sum(g.total for g in grades) / len(grades)
     print(f"graded {len(grades)} submissions: mean code {mean:.1f} / {TOTAL_POINTS}; wrote {out / 'final_grades.csv'}, "
-          f"per-submission results.json, feedback.txt, log.txt and answers.html, {out / 'score_distribution.png'}, "
-          f"{out / 'report.html'}, {out / 'answers.html'}")
+          f"per-team results.json, feedback.txt, log.txt and answers.html under {out / TEAMS_FOLDER}, "
+          f"{out / 'score_distribution.png'}, {out / 'report.html'}, {out / 'answers.html'}"
+          + (" (replacing what the earlier grading wrote there)" if regrading else ""))
     sheet = out / SHEET_NAME
     print(f"wrote {sheet} for the TA's points" if new_sheet else
           f"kept {sheet}, which was there already (it may hold a TA's points; delete it for a fresh one)")
@@ -444,14 +484,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if unscored:
         print(f"{len(unscored)} submissions have answers not scored yet: fill in {sheet} next to "
               f"{out / 'answers.html'}, then run again with --manual {sheet}")
-    if args.gradebook:
-        try:
-            told = write_gradebook(args.gradebook, grades, out, Path(args.roster) if args.roster else None,
-                                   args.assignment)
-        except GradebookError as err:
-            print(f"rnnlab grade: {printable(str(err))}", file=sys.stderr)
-            return 1
+    if ownership is not None:
+        print(printable("\n".join(classroom.summary(ownership))))  # folder names are the students' text
+    if told:
         print(printable("\n".join(told)))  # file names and AUTHORS entries are the students' text
+    if gradebook_failed:
+        return 1
     if args.compare:
         differences = compare_with_otter(grades, Path(args.compare))
         print(f"{len(differences)} submissions graded differently in {args.compare}" + (":" if differences else "."))
@@ -472,6 +510,10 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of the worker (default 4096)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (not safe against hostile code; every status says so)")
+    p.add_argument("--deadline", type=deadline.deadline_time, metavar="ISO_TIME",
+                   help="grade each team folder that is a git repository as its last commit before this date-time "
+                        "(2026-12-04T23:59:00+01:00; without a time zone, this machine's), read with git, never "
+                        "checked out; later commits are named in the row's status. Commit dates are the students' own")
     p.add_argument("--compare", metavar="OTTER_CSV",
                    help="list the submissions whose grade in this otter final_grades.csv differs from the judge's")
     p.add_argument("--secret", metavar="FILE",
@@ -488,11 +530,15 @@ def add_parser(sub) -> None:
                    help=f"merge the TA's points for the answers from this {SHEET_NAME} (refused, before any grading, "
                         "when its teams, questions or points do not match the class)")
     p.add_argument("--gradebook", choices=FORMATS,
-                   help="also write gradebook_FORMAT.csv: one row per student of each team's AUTHORS, in the format "
-                        "Canvas or Moodle imports, or a plain CSV")
+                   help="also write gradebook_FORMAT.csv: one row per student (of each repository with --classroom, "
+                        "else of each team's AUTHORS), in the format Canvas or Moodle imports, or a plain CSV")
+    p.add_argument("--classroom", metavar="CSV",
+                   help="GitHub Classroom's classroom_roster.csv, or an assignment's grades export: each folder's "
+                        "students are then the ones the Classroom says own its repository (folders named as "
+                        "`gh classroom clone student-repos` names them), and AUTHORS is only a cross-check")
     p.add_argument("--roster", metavar="CSV",
                    help="with --gradebook: the course's roster (a Canvas or Moodle gradebook export) whose identifiers "
-                        "the gradebook uses; AUTHORS entries that match no row are listed apart")
+                        "the gradebook uses; students that match no row are listed apart")
     p.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
                    help=f"the gradebook's grade column (default {DEFAULT_ASSIGNMENT!r}; for Canvas, the column of "
                         "an existing assignment as its export names it, 'Lab 3 (1234)')")

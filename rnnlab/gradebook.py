@@ -1,9 +1,13 @@
 """``rnnlab grade --gradebook canvas|moodle|csv``: the class's grades as a file the course's gradebook imports.
 
-One row per student: every name in a team's ``AUTHORS`` gets the team's grade (``total_points_earned``
-of final_grades.csv, out of ``GRADE_POINTS``). An entry is read as the student README asks students to
-write it, ``"Ada Lovelace (1234567, @ada)"``: the name, then identifiers in parentheses (a student
-number, an e-mail address, a GitHub ``@handle``).
+One row per student, with her team's grade (``total_points_earned`` of final_grades.csv, out of
+``GRADE_POINTS``). Who the students of a submission are:
+
+- with ``--classroom`` (``rnnlab.classroom``), the students GitHub Classroom says own its repository,
+  whatever its ``AUTHORS`` say; each is known by her roster identifier and GitHub handle;
+- without, every name in the team's ``AUTHORS``: self-declared, and the TA is told so. An entry is read
+  as the student README asks students to write it, ``"Ada Lovelace (1234567, @ada)"``: the name, then
+  identifiers in parentheses (a student number, an e-mail address, a GitHub ``@handle``).
 
 - ``canvas``: Canvas's gradebook import CSV: ``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
   ``Section``, then one column named after the assignment (as in a gradebook export, ``Lab 3 (1234)``,
@@ -19,7 +23,7 @@ student the LMS's own identifiers: an entry matches the roster row that shares o
 identifiers, else the row with its name. Entries that match no row are left out of the file and
 listed apart (``gradebook_unmatched.csv``), for the TA to fix in ``AUTHORS`` or enter by hand.
 
-Entries that share a name, an identifier (student number, e-mail, handle) or a roster row are one
+Entries that share a name (unless the platform named them: two students may share a name), an identifier (student number, e-mail, handle) or a roster row are one
 student, with or without a roster. One student in two teams' AUTHORS (a classmate's ID under another
 name, say) is a conflict: those entries are left out of the file and listed apart
 (``gradebook_conflicts.csv``) for the TA to resolve, and the rest of the class is exported. Without
@@ -42,6 +46,7 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
 PLAIN_COLUMNS = ["student", "identifiers", "submission", "points", "max_points", "percent"]
 UNMATCHED_COLUMNS = ["as written in AUTHORS", "submission", "points"]
+UNMATCHED_PLATFORM_COLUMNS = ["as in the GitHub Classroom export", "submission", "points"]
 CONFLICT_COLUMNS = ["student", "as written in AUTHORS", "submission", "points"]
 NAME_COLUMNS = ("Student", "Full name", "Name", "name", "student")
 FIRST_LAST = ("First name", "Last name")
@@ -139,6 +144,7 @@ class Entry:
     submission: str
     points: float
     row: RosterRow | None = None
+    from_platform: bool = False  # named by GitHub Classroom, not by the team's AUTHORS
 
 
 @dataclass
@@ -152,7 +158,7 @@ class Gradebook:
 
 def identity_keys(entry: Entry) -> set[str]:
     """What makes two entries the same student: the roster row, the name, each identifier."""
-    keys = {f"name:{folded(entry.student.name)}"} if entry.student.name.strip() else set()
+    keys = {f"name:{folded(entry.student.name)}"} if entry.student.name.strip() and not entry.from_platform else set()
     keys |= {f"id:{folded(i.lstrip('@'))}" for i in entry.student.identifiers if i.strip("@ ")}
     if entry.row is not None:
         keys.add(f"row:{id(entry.row)}")
@@ -179,16 +185,24 @@ def same_students(entries: list[Entry]) -> list[list[Entry]]:
     return list(groups.values())
 
 
-def build_gradebook(grades: list, roster: list[RosterRow] | None) -> Gradebook:
+def students_of(grade, ownership) -> list[Student]:
+    """The submission's students: the platform's with ``--classroom`` (``rnnlab.classroom.Ownership``), else its AUTHORS."""
+    if ownership is not None:
+        return [st.as_student() for st in ownership.students_of.get(grade.file, [])]
+    return [parse_entry(written) for written in grade.authors]
+
+
+def build_gradebook(grades: list, roster: list[RosterRow] | None, ownership=None) -> Gradebook:
     """Rows from the grades (``file``, ``authors``, ``grade_total``): one per student; a student in
-    several teams' AUTHORS is a conflict, left out of the rows."""
+    several teams is a conflict, left out of the rows."""
     book = Gradebook([], [], [], [])
     entries = []
     for g in grades:
-        if not g.authors:
+        students = students_of(g, ownership)
+        if not students:
             book.nameless.append(g.file)
-        for written in g.authors:
-            entry = Entry(parse_entry(written), g.file, g.grade_total)
+        for student in students:
+            entry = Entry(student, g.file, g.grade_total, from_platform=ownership is not None)
             entry.row = roster_match(entry.student, roster) if roster is not None else None
             entries.append(entry)
     for group in same_students(entries):
@@ -226,12 +240,16 @@ def plain_row(e: Entry) -> list[str]:
             f"{100 * e.points / GRADE_POINTS:.2f}"]
 
 
-def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None, assignment: str) -> list[str]:
+def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None, assignment: str,
+                    ownership=None, shown_as: Path | None = None) -> list[str]:
     """Writes ``out/gradebook_KIND.csv`` (and ``gradebook_unmatched.csv`` when a roster leaves entries
-    unmatched); returns what to tell the TA."""
+    unmatched); returns what to tell the TA, naming the files under ``shown_as`` (where they will be
+    once the grading's outputs are in place; default ``out``). ``ownership``: the students of each
+    submission as GitHub Classroom knows them (``rnnlab.classroom.map_submissions``), else AUTHORS."""
     roster = read_roster(roster_path) if roster_path is not None else None
-    book = build_gradebook(grades, roster)
+    book = build_gradebook(grades, roster, ownership)
     path = out / f"gradebook_{kind}.csv"
+    shown = shown_as or out
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         if kind == "canvas":
@@ -244,18 +262,17 @@ def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None
         else:
             writer.writerow(PLAIN_COLUMNS)
             writer.writerows(list(map(spreadsheet_safe, plain_row(e))) for e in book.entries)
-    told = [f"wrote {path}: {len(book.entries)} students, out of {GRADE_POINTS:g} points"]
+    told = [f"wrote {shown / path.name}: {len(book.entries)} students, out of {GRADE_POINTS:g} points"]
+    source = "the GitHub Classroom export" if ownership is not None else "AUTHORS"
     if book.unmatched:
         with open(out / "gradebook_unmatched.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(UNMATCHED_COLUMNS)
+            writer.writerow(UNMATCHED_PLATFORM_COLUMNS if ownership is not None else UNMATCHED_COLUMNS)
             writer.writerows([spreadsheet_safe(e.student.written), spreadsheet_safe(e.submission), f"{e.points:g}"]
                              for e in book.unmatched)
-        told.append(f"{len(book.unmatched)} AUTHORS entries match no roster row, left out of the gradebook and "
-                    f"listed in {out / 'gradebook_unmatched.csv'}: "
+        told.append(f"{len(book.unmatched)} students of {source} match no roster row, left out of the gradebook and "
+                    f"listed in {shown / 'gradebook_unmatched.csv'}: "
                     + "; ".join(f"{e.student.written!r} ({e.submission})" for e in book.unmatched[:10]))
-    elif (out / "gradebook_unmatched.csv").exists():
-        (out / "gradebook_unmatched.csv").unlink()  # from an earlier export: every entry matches now
     conflicts_path = out / "gradebook_conflicts.csv"
     if book.conflicts:
         with open(conflicts_path, "w", newline="", encoding="utf-8") as f:
@@ -263,20 +280,23 @@ def write_gradebook(kind: str, grades: list, out: Path, roster_path: Path | None
             writer.writerow(CONFLICT_COLUMNS)
             writer.writerows([str(n), spreadsheet_safe(e.student.written), spreadsheet_safe(e.submission), f"{e.points:g}"]
                              for n, group in enumerate(book.conflicts, start=1) for e in group)
-        told.append(f"{len(book.conflicts)} students are in the AUTHORS of more than one team (the same name, "
+        told.append(f"{len(book.conflicts)} students are in more than one team's {source} (the same name, "
                     "identifier or roster row): left out of the gradebook and listed in "
-                    f"{conflicts_path}; decide which team's grade is theirs (fix the other team's AUTHORS), then "
+                    f"{shown / conflicts_path.name}; decide which team's grade is theirs (fix the other team's AUTHORS), then "
                     "export again: " + "; ".join(" = ".join(f"{e.student.written!r} ({e.submission})" for e in group)
                                                  for group in book.conflicts[:5]))
-    elif conflicts_path.exists():
-        conflicts_path.unlink()
+    if ownership is None:
+        told.append("identities are self-declared: each student is whoever a team's AUTHORS names; grade with "
+                    "--classroom (GitHub Classroom's classroom_roster.csv) to take them from the platform")
     if roster is None and kind in ("canvas", "moodle"):
-        told.append("no --roster given: the names and identifiers are as the students wrote them in AUTHORS, "
-                    "unverified; export with --roster (the LMS's gradebook export) to match them to real students")
+        told.append(f"no --roster given: the names and identifiers are as {source} has them, unverified "
+                    "against the LMS; export with --roster (the LMS's gradebook export) to match them to its students")
     if book.nameless:
         told.append(f"{len(book.nameless)} submissions name nobody in AUTHORS, so their grade reaches no student: "
-                    + ", ".join(book.nameless[:10]))
+                    + ", ".join(book.nameless[:10]) if ownership is None else
+                    f"{len(book.nameless)} submissions are no student's repository, so their grade reaches no student "
+                    "(how to fix each: above, and in report.html)")
     if book.without_grade:
-        told.append(f"{len(book.without_grade)} roster students are in no team's AUTHORS: "
-                    + ", ".join(book.without_grade[:10]))
+        told.append(f"{len(book.without_grade)} roster students are in no team's "
+                    + ("repository" if ownership is not None else "AUTHORS") + ": " + ", ".join(book.without_grade[:10]))
     return told

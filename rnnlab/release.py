@@ -12,7 +12,8 @@ Answer regions in the notebook source (``<!-- BEGIN ANSWER -->`` ... ``<!-- END 
 become an empty answer, rubric regions (``<!-- BEGIN RUBRIC -->`` ... ``<!-- END RUBRIC -->``, for the
 TA's answers sheet) are removed, each ``**Qn.**`` gets its points and ``{{GRADING}}`` becomes the
 notebook's part of the grade, all from ``rnnlab.tasks``. Everything is generated deterministically, so ``--check`` can
-compare byte for byte.
+compare byte for byte. The points the user pages state are rewritten from ``rnnlab.tasks`` too
+(``rnnlab.points_pages``), and checked with the release.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from rnnlab import ASSIGNMENT_DIR, DATASETS_REQUIREMENT, PYTHON_VERSION, SOLUTION_DIR, TORCH_REQUIREMENT
+from rnnlab import ASSIGNMENT_DIR, DATASETS_REQUIREMENT, PYTHON_VERSION, REPO_ROOT, SOLUTION_DIR, TORCH_REQUIREMENT
+from rnnlab import points_pages
 from rnnlab.questions import QuestionsError, discussion_questions
 from rnnlab.tasks import ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
@@ -273,7 +275,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     target = Path(args.target)
     try:
         files = generate()
-    except ReleaseError as err:
+        stale_pages = points_pages.stale_pages(REPO_ROOT)
+    except (ReleaseError, points_pages.PointsPageError) as err:
         print(f"rnnlab release: {err}", file=sys.stderr)
         return 2
     if args.check:
@@ -282,12 +285,18 @@ def cmd_release(args: argparse.Namespace) -> int:
             print(f"rnnlab release --check: {target} is out of sync with solution/; stale files:", file=sys.stderr)
             for rel in stale:
                 print(f"  {rel}", file=sys.stderr)
+        if stale_pages:
+            print("rnnlab release --check: pages whose points differ from rnnlab/tasks.py: "
+                  + ", ".join(stale_pages), file=sys.stderr)
+        if stale or stale_pages:
             print("Run `rnnlab release` (or `make release`) and commit the result.", file=sys.stderr)
             return 1
-        print(f"{target} is in sync with solution/ ({len(files)} files)")
+        print(f"{target} is in sync with solution/ ({len(files)} files), and the pages' points with rnnlab/tasks.py")
         return 0
     changed = write_release(files, target)
     print(f"{target}: {len(changed)} of {len(files)} files updated" + (f" ({', '.join(changed)})" if changed else ""))
+    if rewritten := points_pages.write_pages(REPO_ROOT):
+        print(f"the points of {', '.join(rewritten)} rewritten from rnnlab/tasks.py")
     if not args.no_autograder:
         from rnnlab import course_secret
         from rnnlab.autograder_build import build_autograder_zip

@@ -103,8 +103,8 @@ def test_every_team_gets_every_output_with_no_control_character(attacked_class):
     assert set(attacked_class["rows"]) == set(attacked_class["teams"])
     for name in attacked_class["teams"]:
         for file in ("results.json", "feedback.txt", "log.txt", "answers.html"):
-            assert (out / name / file).is_file(), f"{name}/{file} missing"
-            assert not CONTROL_CHARACTERS.search((out / name / file).read_text(encoding="utf-8")), f"{name}/{file}"
+            assert (out / "teams" / name / file).is_file(), f"teams/{name}/{file} missing"
+            assert not CONTROL_CHARACTERS.search((out / "teams" / name / file).read_text(encoding="utf-8")), f"{name}/{file}"
     for file in ("final_grades.csv", "report.html", "class_summary.csv", "similarity.csv", "answers.html",
                  "manual_scores.csv", "gradebook_canvas.csv"):
         assert (out / file).is_file(), file
@@ -125,7 +125,7 @@ def test_no_neighbour_holds_more_than_its_memory(attacked_class):
     if missing_limits():
         pytest.skip("no cgroup can be made here (root outside a container is needed): memory is limited per "
                     "process only, which the status says")
-    log = (attacked_class["out"] / "holds_memory_in_children" / "log.txt").read_text()
+    log = (attacked_class["out"] / "teams" / "holds_memory_in_children" / "log.txt").read_text()
     held = log.count(f"still holding {MEMORY_HOG_MB} MB")
     assert held * MEMORY_HOG_MB <= MEMORY_MB < MEMORY_HOG_CHILDREN * MEMORY_HOG_MB, held
 

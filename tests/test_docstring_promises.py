@@ -193,7 +193,7 @@ def test_each_promise_check_fails_the_mistake_that_breaks_it(tmp_path):
         files = [r["file"] for r in csv.DictReader(f)]
     unseen = {}
     for file in files:
-        results = json.loads((tmp_path / "out" / Path(file).stem / "results.json").read_text())
+        results = json.loads((tmp_path / "out" / "teams" / Path(file).stem / "results.json").read_text())
         failed = {t["name"].split(": ")[-1] for t in results["tests"] if t.get("score", 0) < t.get("max_score", 0)}
         missed = expected[Path(file).stem] - failed
         if missed:

@@ -62,7 +62,7 @@ def test_grading_a_class_writes_the_answers_sheet_and_the_notebook_columns(grade
     assert set(sheet) == set(rows) and sheet["alice/rnn_lm.py"]["q1 (max 5)"] == "" and sheet["bob/rnn_lm.py"]["q1 (max 5)"] == "0"
     html = (out / "answers.html").read_text()
     assert html.count("alice") >= len(QUESTIONS) and "3.10e-07" in html
-    assert (out / "alice" / "answers.html").is_file() and (out / "bob" / "answers.html").is_file()
+    assert (out / "teams" / "alice" / "answers.html").is_file() and (out / "teams" / "bob" / "answers.html").is_file()
     assert "answers not scored yet" in graded["stdout"] and "--manual" in graded["stdout"]
 
 
@@ -92,7 +92,7 @@ def test_regrading_with_the_tas_sheet_merges_it_and_exports_the_gradebook(graded
     assert [rows["alice/rnn_lm.py"][q.key] for q in QUESTIONS] == ["5", "4", "3", "2", "1", "0"]
     assert float(rows["alice/rnn_lm.py"]["total_points_earned"]) == NOTEBOOK_POINTS + 15
     assert float(rows["bob/rnn_lm.py"]["total_points_earned"]) == 0
-    assert "Q2: 4 / 5" in (out / "alice" / "feedback.txt").read_text()
+    assert "Q2: 4 / 5" in (out / "teams" / "alice" / "feedback.txt").read_text()
     with open(out / "gradebook_canvas.csv", newline="") as f:
         book = list(csv.reader(f))
     assert book[0][-1] == "Lab 3 (1234)" and book[1][-1] == f"{GRADE_POINTS}"

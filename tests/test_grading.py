@@ -144,9 +144,9 @@ def test_correct_submissions_keep_full_marks_next_to_hostile_ones(graded_class):
 
 def test_printing_goes_to_the_ta_log_not_to_feedback(graded_class):
     out = graded_class["out"]
-    assert "spam" in (out / "loud" / "log.txt").read_text()
-    assert "spam" not in (out / "loud" / "feedback.txt").read_text()
-    assert "spam" not in (out / "loud" / "results.json").read_text()
+    assert "spam" in (out / "teams" / "loud" / "log.txt").read_text()
+    assert "spam" not in (out / "teams" / "loud" / "feedback.txt").read_text()
+    assert "spam" not in (out / "teams" / "loud" / "results.json").read_text()
 
 
 def test_untouched_stubs_and_buggy_code(graded_class):
@@ -155,9 +155,9 @@ def test_untouched_stubs_and_buggy_code(graded_class):
     buggy = rows["buggy_loss.py"]
     assert dict(rows["buggy_loss_again.py"], file="buggy_loss.py") == buggy  # same code, same row
     assert float(buggy["task3"]) < 15 and all(float(buggy[t.key]) == t.points for t in TASKS if t.number != 3)
-    feedback = (out / "buggy_loss" / "feedback.txt").read_text()
+    feedback = (out / "teams" / "buggy_loss" / "feedback.txt").read_text()
     assert "[FAIL] lm_loss" in feedback and "Failing test case" in feedback
-    results = json.loads((out / "buggy_loss" / "results.json").read_text())
+    results = json.loads((out / "teams" / "buggy_loss" / "results.json").read_text())
     assert results["score"] == total(buggy)
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL_POINTS + NOTEBOOK_POINTS)
     assert "single-file submission" in buggy["notebook_status"] and buggy["notebook"] == "0"
@@ -254,9 +254,9 @@ def test_attacks_change_no_file_no_row_and_leave_no_process(graded_class):
     assert graded_class["marked"] == [], "processes started by a submission outlived grading"
     # Writes land in the sandbox's private /tmp at most (the fingerprint above shows the repository
     # unchanged); reads of the check library and of a classmate find nothing.
-    log = (out / "attack_reads_and_writes_files" / "log.txt").read_text()
+    log = (out / "teams" / "attack_reads_and_writes_files" / "log.txt").read_text()
     assert "BLOCKED" in log and "READ /" not in log
-    feedback = (out / "attack_reads_and_writes_files" / "feedback.txt").read_text()
+    feedback = (out / "teams" / "attack_reads_and_writes_files" / "feedback.txt").read_text()
     assert "def vanishing_check" not in feedback and "BLOCKED" not in feedback
 
 
@@ -271,9 +271,9 @@ def test_authors_reach_every_output_as_text(graded_class):
     assert computed["authors"] == "" and "AUTHORS not read" in computed["grading_status"]
     assert all(r["total_points_earned"] == "0" and "untouched stubs" in r["grading_status"]
                for r in (pair, alone, computed))
-    feedback = (out / "pair" / "feedback.txt").read_text()
+    feedback = (out / "teams" / "pair" / "feedback.txt").read_text()
     assert 'Authors: =HYPERLINK("http://evil"); Alan <b>Turing</b>\n' in feedback
-    assert json.loads((out / "alone" / "results.json").read_text())["output"].startswith(
+    assert json.loads((out / "teams" / "alone" / "results.json").read_text())["output"].startswith(
         f"Authors: none named\nStatus: graded with problems: nothing implemented (untouched stubs); {NO_AUTHORS}")
     report = (out / "report.html").read_text()
     assert "Alan &lt;b&gt;Turing&lt;/b&gt;" in report and "<b>Turing" not in report
@@ -321,7 +321,7 @@ def test_no_course_secret_no_grading(tmp_path, monkeypatch, capsys):
 def test_submission_code_has_no_network(graded_class):
     """Even loopback is unreachable from a submission: the class's netprobe.py tried a server the
     test held open while grading."""
-    log = (graded_class["out"] / "netprobe" / "log.txt").read_text()
+    log = (graded_class["out"] / "teams" / "netprobe" / "log.txt").read_text()
     assert "NETWORK-BLOCKED" in log and "NETWORK-REACHED" not in log
     assert total(graded_class["rows"]["netprobe.py"]) == TOTAL_POINTS
 
@@ -329,7 +329,7 @@ def test_submission_code_has_no_network(graded_class):
 def test_classroom_layout_one_folder_per_student(graded_class):
     rows = graded_class["rows"]
     assert total(rows["alice/rnn_lm.py"]) == TOTAL_POINTS and total(rows["bob/rnn_lm.py"]) == 0
-    assert (graded_class["out"] / "alice" / "feedback.txt").is_file()
+    assert (graded_class["out"] / "teams" / "alice" / "feedback.txt").is_file()
 
 
 def test_two_submissions_with_one_name_are_refused(tmp_path):

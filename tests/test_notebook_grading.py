@@ -212,11 +212,11 @@ def test_final_grades_show_the_notebook_and_leave_unscored_answers_blank(tmp_pat
     assert rows["alice/rnn_lm.py"]["notebook_numbers"].endswith("; floor 22.06")
     assert rows["carol/rnn_lm.py"]["authors"].startswith("'=HYPERLINK")  # spreadsheet-safe
     assert "not valid JSON" in rows["dave/rnn_lm.py"]["notebook_status"] and rows["dave/rnn_lm.py"]["notebook"] == "0"
-    feedback = (tmp_path / "out" / "bob" / "feedback.txt").read_text()
+    feedback = (tmp_path / "out" / "teams" / "bob" / "feedback.txt").read_text()
     assert "[FAIL] 1 point if it was run and no cell stored an error: code cell 3: NotImplementedError" in feedback
     assert "Q2: not scored yet (placeholder left unchanged)" in feedback
     assert f"Total: {90 + 2} / {GRADE_POINTS} (not scored yet: Q1, Q2, Q3, Q4, Q5, Q6)" in feedback
-    results = json.loads((tmp_path / "out" / "bob" / "results.json").read_text())
+    results = json.loads((tmp_path / "out" / "teams" / "bob" / "results.json").read_text())
     assert results["score"] == 92 and [t["max_score"] for t in results["tests"]] == [2, 1, 2]  # (no judge: no check)
 
 
@@ -243,7 +243,7 @@ def test_merged_manual_scores_reach_final_grades_results_and_feedback(tmp_path):
     assert [rows["alice/rnn_lm.py"][q.key] for q in QUESTIONS] == ["5", "5", "5", "5", "5", "3.5"]
     assert float(rows["alice/rnn_lm.py"]["total_points_earned"]) == 100 + 5 + 28.5
     assert float(rows["bob/rnn_lm.py"]["total_points_earned"]) == 90 + 2 + 1 + 4
-    results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
+    results = json.loads((tmp_path / "out" / "teams" / "alice" / "results.json").read_text())
     assert results["score"] == 133.5 and sum(t["max_score"] for t in results["tests"]) == GRADE_POINTS - TOTAL_POINTS
     assert {"name": "Q6 (discussion answer, scored by your TA)", "score": 3.5, "max_score": 5,
             "output": "Q6: 3.5 / 5", "visibility": "visible"} in results["tests"]
@@ -319,7 +319,7 @@ def test_answers_sheet_shows_questions_rubric_and_every_teams_answer_escaped(tmp
     assert html.count("is not valid JSON") == 6  # dave's notebook, once a question
     assert html.count("3.10e-07") == 6  # alice's gradient at the name, next to each of her answers
     assert "FAILS: The corpus&#x27;s floor" in html
-    team_page = (out / "alice" / "answers.html").read_text()
+    team_page = (out / "teams" / "alice" / "answers.html").read_text()
     assert "Ada Lovelace (1234567, @ada)" in team_page and sn.ANSWERS[4] in team_page
     assert (out / "manual_scores.csv").is_file()
 
@@ -345,8 +345,8 @@ def test_team_answers_print_to_pdf_and_the_sheet_renders_in_headless_chromium(tm
     out.mkdir()
     write_answers_sheet(grades, out, output_folders(grades))
     flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
-    pdf = out / "alice" / "answers.pdf"
-    subprocess.run([*flags, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "alice" / "answers.html").as_uri()],
+    pdf = out / "teams" / "alice" / "answers.pdf"
+    subprocess.run([*flags, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "teams" / "alice" / "answers.html").as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
     shot = tmp_path / "sheet.png"

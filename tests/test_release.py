@@ -1,15 +1,17 @@
 """`rnnlab release`: the student release is generated from solution/, deterministic, in sync, leak-free."""
 
+import argparse
 import ast
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rnnlab import release
+from rnnlab import points_pages, release
 from rnnlab.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,6 +116,40 @@ def test_points_are_defined_once():
     assert [int(p) for p in re.findall(r"max-score: (\d+)", workflow)] == [t.points for t in TASKS]
     readme = (ASSIGNMENT / "README.md").read_text()
     assert all(f"| {t.number} | `{t.title}` | {t.points} |" in readme for t in TASKS)
+
+
+def pages_copied_to(root: Path) -> Path:
+    for page in points_pages.PAGES:
+        (root / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / page, root / page)
+    return root
+
+
+def test_a_change_of_points_reaches_every_page_that_states_them(tmp_path):
+    """Task 5 worth 15 instead of 10: every total and the task's points follow, on every page."""
+    root = pages_copied_to(tmp_path)
+    changed = points_pages.texts(task_list=tuple(replace(t, points=15) if t.number == 5 else t for t in TASKS))
+    assert points_pages.stale_pages(root, changed) == ["autograder/GRADING.md", "solution/INSTRUCTORS.md"]
+    assert points_pages.write_pages(root, changed) == ["autograder/GRADING.md", "solution/INSTRUCTORS.md"]
+    grading, instructors = (root / "autograder/GRADING.md").read_text(), (root / "solution/INSTRUCTORS.md").read_text()
+    assert "three parts, <!-- points: grade -->140<!-- /points --> points" in grading
+    assert "| the code, `rnn_lm.py` (Tasks 1-6) | 105 |" in grading and "135" not in grading
+    assert "Task 5: 15" in instructors and "135" not in instructors
+    assert points_pages.stale_pages(root, changed) == []
+
+
+def test_release_check_fails_while_a_page_states_other_points(tmp_path, monkeypatch, capsys):
+    root = pages_copied_to(tmp_path)
+    page = root / "autograder" / "GRADING.md"
+    page.write_text(page.read_text().replace("<!-- points: grade -->135<", "<!-- points: grade -->130<", 1))
+    monkeypatch.setattr(release, "REPO_ROOT", root)
+    args = argparse.Namespace(target=str(ASSIGNMENT), check=True)
+    assert release.cmd_release(args) == 1
+    err = capsys.readouterr().err
+    assert "pages whose points differ from rnnlab/tasks.py: autograder/GRADING.md" in err and "`rnnlab release`" in err
+    page.write_text(page.read_text().replace("<!-- points: grade -->", "<!-- points: grand_total -->", 1))
+    assert release.cmd_release(args) == 2
+    assert "no points named 'grand_total'" in capsys.readouterr().err
 
 
 def test_workflow_is_valid_github_actions(tmp_path):

@@ -152,7 +152,7 @@ def test_one_class_holds_every_forgery_and_crash_beside_honest_teams(honest_runs
     report = (out / "report.html").read_text()
     assert "3 reproduced, 4 differ, 7 not confirmed" in report
     assert "Notebooks the re-run did not confirm" in report and "stub_writes_the_numbers" in report
-    feedback = (out / "edited_by_hand" / "feedback.txt").read_text()
+    feedback = (out / "teams" / "edited_by_hand" / "feedback.txt").read_text()
     assert "numbers differ: against the course's own run: RNN recall: printed 0.950" in feedback
 
 
