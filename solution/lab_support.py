@@ -29,7 +29,8 @@ Data sources (``LabConfig.data``):
 Devices (``LabConfig.device``): ``"auto"`` (default) trains on a CUDA GPU when
 PyTorch sees one, else on Apple's MPS, else on the CPU. Batches reach your task
 code already on the model's device, so it needs no device handling of its own
-beyond creating new tensors next to existing ones (``x.new_zeros(...)``).
+beyond creating new tensors next to existing float ones (``e.new_zeros(B, H)``
+with ``e`` the embeddings; ``x`` holds int64 ids).
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ def disguise(src: str, suffix: str = "") -> str:
     for lines, swapped in INDEPENDENT_LINE_SWAPS:
         src = src.replace(lines, swapped, 1)
     src = re.sub(r"  # [^\n]*", "", src)
-    src = src.replace("    was_training = model.training\n",
-                      "    # remember the mode\n    was_training = model.training\n")
+    src = src.replace("    modes = [(module, module.training) for module in model.modules()]\n",
+                      "    # remember the modes\n    modes = [(module, module.training) for module in model.modules()]\n")
     for old, new in RENAMES.items():
         src = re.sub(rf"(?<![.\w]){re.escape(old)}\b(?!=)", new + suffix, src)  # not keyword arguments
     return src
