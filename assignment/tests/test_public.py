@@ -81,8 +81,8 @@ def test_rnn_runs_on_the_device_of_its_inputs():
     try:
         logits, h = model(tokens().to("meta"))
     except RuntimeError as err:
-        raise AssertionError(f"{err}: create new tensors next to existing ones (x.new_zeros(...) or "
-                             "torch.zeros(..., device=x.device)), never on a fixed device") from None
+        raise AssertionError(f"{err}: create new tensors next to existing float ones (e.new_zeros(B, H) with e "
+                             "the embeddings, or torch.zeros(B, H, device=x.device)), never on a fixed device") from None
     assert logits.device.type == "meta" and h.device.type == "meta"
 
 
