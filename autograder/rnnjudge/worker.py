@@ -334,12 +334,12 @@ def keep_alive(objects: dict, *values) -> None:
     objects.setdefault("kept", []).extend(values)
 
 
-def set_modes(model: nn.Module, header: dict) -> None:
-    """The model in ``header["training"]``'s mode, then each submodule named in ``submodule_modes``
-    in its own (a caller's mixed modes: a frozen embedding kept in eval mode in a model that trains)."""
-    model.train(header["training"])
-    for name, training in header.get("submodule_modes", {}).items():
-        model.get_submodule(name).training = training
+def set_modes(model: nn.Module, training: bool, submodule_modes: dict[str, bool]) -> None:
+    """The model in ``training``'s mode, then each submodule named in ``submodule_modes`` in its own (a
+    caller's mixed modes: a frozen embedding kept in eval mode in a model that trains)."""
+    model.train(training)
+    for name, mode in submodule_modes.items():
+        model.get_submodule(name).training = mode
 
 
 def modes_of(model: nn.Module) -> dict[str, bool]:
@@ -353,7 +353,7 @@ def op_evaluate(header, arrays, objects):
         model = FixedLM(torch.from_numpy(arrays["table"]))
     else:
         model = fixture(header, arrays)
-    set_modes(model, header)
+    set_modes(model, header["training"], header.get("submodule_modes", {}))
     for name in header.get("frozen", []):  # parameters the caller froze
         model.get_parameter(name).requires_grad_(False)
     if header["preset_grad"] is not None:
@@ -418,7 +418,7 @@ def op_gradient_through_time(header, arrays, objects):
     else:
         install_judged_loss(header, arrays)
     model = fixture(header, arrays)
-    set_modes(model, {"training": True, **header})
+    set_modes(model, True, header.get("submodule_modes", {}))
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
     if header.get("same_objects"):  # one model (this call's weights) and the same x, y for every call of this check
         model = load_parameters(objects.setdefault("model", model), header["model"], arrays)
