@@ -359,11 +359,9 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     ``g[k] = || dL_T / d e_{T-1-k} ||`` (the L2 norm over batch and
     embedding), for k = 0 .. T-1: the gradient that travels k steps back.
 
-    It works for any model with an ``emb`` submodule, fused ``nn.LSTM`` too,
-    because it differentiates with respect to the embedding output. The lab
-    calls it with gradients on (never inside ``torch.no_grad()``) and on models
-    whose embedding is trained (a frozen one's output carries no gradient):
-    neither of those cases is asked of it.
+    It works for any model with a trained ``emb`` submodule, fused ``nn.LSTM``
+    too, because it differentiates with respect to the embedding output. It is
+    not asked to work inside ``torch.no_grad()`` or on a frozen embedding.
 
     Inputs:
     - model: a language model with an ``emb`` attribute, called as ``model(x)``.
@@ -375,18 +373,16 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
       device of ``x``, ``g[0]`` the last step's own input (k = 0), ``g[T-1]``
       the first input's: reversed time order.
 
-    Leaves every parameter's ``.grad`` as it was (``torch.autograd.grad`` does;
-    ``L_T.backward()`` would fill them), and leaves no hook on the model (a hook
-    left behind keeps every later embedding output alive: remove it, even when
-    the forward pass raises). Runs on the device of ``x``. The hint's forward hook and
-    ``torch.autograd.grad`` are one way; any other that leaves ``.grad`` alone
-    is as good. It need not change the model's train/eval mode (the lab's models
-    compute the same in both); if it does, it leaves the mode of the model and of
-    each submodule as it found them, even when the forward pass raises.
-    ``L_T`` may come from ``lm_loss`` (Task 3) or your own cross-entropy: the
-    checks of this task run with a correct ``lm_loss`` of their own; if you call
-    it, call it on the last step's logits, as the model returns them, and targets,
-    as above.
+    Leaves every parameter's ``.grad`` as it was (``L_T.backward()`` would fill
+    them), and leaves no hook on the model, even when the forward pass raises
+    (a hook left behind keeps every later embedding output alive). Runs on the
+    device of ``x``. The hint's forward hook and ``torch.autograd.grad`` are one
+    way; any other that leaves ``.grad`` alone is as good. It need not change the model's train/eval mode (the lab's models
+    compute the same in both); if it does, it puts each module's own mode back,
+    even when the forward pass raises. ``L_T`` may come from ``lm_loss`` (Task 3;
+    the checks of this task run with a correct one of their own) or your own
+    cross-entropy; if you call it, call it on the last step's logits, as the
+    model returns them, and targets.
     """
     # TODO: capture the embedding output with a forward hook on model.emb, compute L_T,
     # take torch.autograd.grad of L_T with respect to it and reduce to norms, k = 0 first.

@@ -129,7 +129,7 @@ PROMISES = {
         ("the embedding that enters the recurrence", "task6_reference", None),
         ("This returns ``g[k] =", "task6_reference", "gtt_reversed"),
         ("the gradient that travels k steps back", "task6_reference", "gtt_reversed"),
-        ("It works for any model with an ``emb`` submodule", "task6_reference", None),
+        ("It works for any model with a trained ``emb`` submodule", "task6_reference", None),
         ("model: a language model with an ``emb`` attribute", "task6_reference", None),
         ("x, y: (B, T) int64 inputs and targets", "task6_lab_sizes", "gtt_zero_beyond_distance_10"),
         ("pad_id: last-step targets equal to it are ignored", "task6_pad_id", None),
@@ -141,10 +141,11 @@ PROMISES = {
         # hard case: mixed modes, over repeated calls and when the forward pass raises
         ("It need not change the model's train/eval mode", "task6_param_grads",
          "gtt_eval_mode_restored_to_the_model_mode"),
-        ("each submodule as it found them, even when the forward pass raises", "task6_hook_removed_when_forward_raises",
+        ("puts each module's own mode back, even when the forward pass raises", "task6_hook_removed_when_forward_raises",
          None),
-        ("The lab calls it with gradients on", NOT_GRADED + ": narrowed (issue 33): a caller inside torch.no_grad() "
-         "or a frozen embedding is more than the lab needs, so the docstring says neither is asked", None),
+        ("It is not asked to work inside ``torch.no_grad()``", NOT_GRADED + ": narrowed (issue 33): a caller inside "
+         "torch.no_grad() or a frozen embedding is more than the lab needs, so the docstring says neither is asked",
+         None),
         ("``L_T`` may come from ``lm_loss``", "task6_reference", None),
         ("if you call it, call it on the last step's logits", "task6_reference", None),
         ("the checks of this task run with a correct", "task6_reference", None),
