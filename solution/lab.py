@@ -70,8 +70,8 @@ print(data.description, "| vocabulary:", len(data.itos), "| training windows:", 
 print(f"SEQ_LEN: {SEQ_LEN} tokens a window")
 print(textwrap.fill("a line: " + lab_support.make_recall_corpus(1, seed=0)[0], 100))
 if data.valid_floor is not None:  # known for the generated corpus only
-    print(f"perplexity floor: {data.valid_floor:.2f} (the generator's own perplexity on this validation text; "
-          f"the corpus's entropy, its average over texts, is perplexity {data.ppl_floor:.2f})")
+    print(f"perplexity floor: {data.valid_floor:.2f} (the generator's own perplexity on this validation text)")
+    print(f"the corpus's entropy, the floor's average over texts: perplexity {data.ppl_floor:.2f}")
 
 # %% [markdown]
 # ## Task 1 and 2: the models
