@@ -425,12 +425,12 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     them), and leaves no hook on the model, even when the forward pass raises
     (a hook left behind keeps every later embedding output alive). Runs on the
     device of ``x``. The hint's forward hook and ``torch.autograd.grad`` are one
-    way; any other that leaves ``.grad`` alone is as good. It need not change the model's train/eval mode (the lab's models
-    compute the same in both); if it does, it puts each module's own mode back,
-    even when the forward pass raises. ``L_T`` may come from ``lm_loss`` (Task 3;
-    the checks of this task run with a correct one of their own) or your own
-    cross-entropy; if you call it, call it on the last step's logits, as the
-    model returns them, and targets.
+    way; any other that leaves ``.grad`` alone is as good. It need not change
+    the model's train/eval mode (the lab's models compute the same in both); if
+    it does, it puts each module's own mode back, even when the forward pass
+    raises. ``L_T`` may come from ``lm_loss`` (Task 3; the checks of this task
+    run with a correct one of their own) or your own cross-entropy; if you call
+    it, call it on the last step's logits, as the model returns them, and targets.
     """
     # BEGIN SOLUTION Task 6: implement gradient_through_time
     # TODO: capture the embedding output with a forward hook on model.emb, compute L_T,
