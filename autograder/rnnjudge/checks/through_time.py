@@ -88,7 +88,6 @@ def task6_param_grads(worker):
     params = random_params("gru", 12, 3, 5, seed=3)
     _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), repeat=3,
                         submodule_modes=MIXED_MODES)
-    assert_modes_as_found(reply, "after 3 calls")
     assert reply.get("param_grads_none") is True, \
         "parameters have .grad after the call: use torch.autograd.grad (or clear what you added)"
     hooks = reply.get("hooks_after_each_call")
@@ -96,6 +95,7 @@ def task6_param_grads(worker):
         f"hooks left on the model after each of 3 calls: {hooks}. Remove the hook you register (keep its handle "
         "and call handle.remove(), in a finally): each one left keeps the embedding output of every later "
         "forward pass alive, and memory grows with every call")
+    assert_modes_as_found(reply, "after 3 calls")
     _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), preset_grad=0.25)
     assert reply.get("grads_unchanged") is True, (
         "the parameters' .grad, which held gradients before the call, changed: leave them as they were (use "
