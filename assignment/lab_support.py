@@ -29,7 +29,8 @@ Data sources (``LabConfig.data``):
 Devices (``LabConfig.device``): ``"auto"`` (default) trains on a CUDA GPU when
 PyTorch sees one, else on Apple's MPS, else on the CPU. Batches reach your task
 code already on the model's device, so it needs no device handling of its own
-beyond creating new tensors next to existing ones (``x.new_zeros(...)``).
+beyond creating new tensors next to existing float ones (``e.new_zeros(B, H)``
+with ``e`` the embeddings; ``x`` holds int64 ids).
 """
 
 from __future__ import annotations
@@ -723,15 +724,16 @@ def format_table(results: dict) -> str:
                   f"{r['decay_per_step_init']:.3f} / {r['decay_per_step_final']:.3f}",
                   f"{r['grad_norm_first_10pct']:.3f} / {r['grad_norm_last_10pct']:.3f}"]
                  for name, r in models.items()]
-    floor_note = (f", {floor:.2f}: the generator's own perplexity on this validation text (the corpus's entropy, "
-                  f"its expectation: {results['ppl_floor']:.2f})" if floor else " (known only for the embedded corpus)")
+    floor_note = (f" of this validation text, {floor:.2f}: the generator's own perplexity on it (the corpus's entropy, "
+                  f"its average over texts, is perplexity {results['ppl_floor']:.2f})" if floor
+                  else " (known only for the embedded corpus)")
     return "\n".join([
         f"data: {results['data']}, vocabulary {results['vocab_size']}, device {results['device']}",
         note("models: " + "; ".join(f"{MODEL_SHORT[name]} = {MODEL_LABELS[name]}"
                                     + (" [bfloat16]" if results["bf16"][name] else "") for name in models)),
         *([ran_as_line(results)] if all("threads" in r for r in models.values()) else []),
         *text_table(["model", "steps", "time s", "best val ppl", "vs floor", "last third", "recall acc"], training),
-        note(f"vs floor: best validation perplexity above the floor{floor_note}; last third: change of "
+        note(f"vs floor: best validation perplexity above the perplexity floor{floor_note}; last third: change of "
              "validation perplexity over the last third of training."),
         "",
         *text_table(["model", f"grad@{k} init", f"grad@{k} trained", "decay/step init / trained",
@@ -812,8 +814,8 @@ def make_figures(results: dict) -> dict:
     for name, r in models.items():
         v = r["history"]["valid"]
         ax.plot([p["step"] for p in v], [p["ppl"] for p in v], marker="o", label=r["label"], color=MODEL_COLORS[name])
-    if results.get("ppl_floor"):
-        ax.axhline(results["ppl_floor"], color="black", ls=":", label="floor: the corpus's entropy")
+    if results.get("valid_floor"):
+        ax.axhline(results["valid_floor"], color="black", ls=":", label="perplexity floor of this validation text")
     ax.set(xlabel="training step", ylabel="validation perplexity", title="Validation perplexity", yscale="log")
     ax.legend()
     plt.close(fig)
@@ -918,8 +920,8 @@ def check_recall_claims(results: dict) -> list[dict]:
     recall_worth = len(RECALL_KEYS) ** (1 / results["config"]["seq_len"]) - 1  # ln 8 nats in every window
     at_floor = claim(
         "perplexity_floor", max(lstm_gap) <= NEAR_FLOOR and from_recall >= 0.5,
-        f"The corpus's floor is perplexity {results['ppl_floor']:.2f}; on this validation text the generator "
-        f"itself scores {floor:.2f}. The LSTMs end within {', '.join(f'{v:.1%}' for v in lstm_gap)} of that, "
+        f"The perplexity floor of this validation text (the generator's own perplexity on it) is {floor:.2f}; "
+        f"the corpus's entropy, its average over texts, is perplexity {results['ppl_floor']:.2f}. The LSTMs end within {', '.join(f'{v:.1%}' for v in lstm_gap)} of that, "
         f"where the recall alone is worth {recall_worth:.1%}: almost nothing is left to learn. The RNN ends "
         f"{rnn['best_valid_ppl'] / floor - 1:.1%} above it, and {from_recall:.0%} of that excess is its loss at "
         f"the recalled name ({rnn['recall_loss']:.2f} nats; guessing among the {len(RECALL_KEYS)} names "
@@ -949,8 +951,8 @@ def format_seed_report(report: dict) -> str:
     lines.append(note("held/runs, then each number's range over the runs. far: the gradient at the name over the "
                       "recall step's (far_10: at distance 10); ratio, gain: factors between models' far at "
                       "initialisation; step_up: the name's gradient over the most a filler before it gets; after: "
-                      "the most a filler after the name gets; gap: best validation perplexity over the floor, "
-                      "minus 1; longest_learned: a distance (0: none)."))
+                      "the most a filler after the name gets; gap: best validation perplexity over the perplexity "
+                      "floor of its validation text, minus 1; longest_learned: a distance (0: none)."))
     return "\n".join(lines)
 
 

@@ -169,11 +169,15 @@ class VanillaRNNLM(nn.Module):
         - h_T: (B, H) hidden state after the last step (pass it back as h0 to
           continue the sequence: two halves then give exactly one whole pass).
 
-        Runs on whatever device ``x`` is on (a GPU too): create new tensors next to
-        existing ones (``x.new_zeros(...)``, ``device=x.device``), never on a fixed device.
+        Runs on whatever device ``x`` is on (a GPU too): create a new tensor next to an
+        existing float one, never on a fixed device. The zero hidden state is float32, like
+        the embeddings: ``e.new_zeros(B, H)`` with ``e = self.emb(x)``, or
+        ``torch.zeros(B, H, device=x.device)`` (not ``x.new_zeros``: ``x`` holds int64 ids,
+        so its new tensors are int64 too).
         """
-        # TODO: embed x, loop over t calling self.rnn_cell(e[:, t], h), stack the hidden
-        # states into (B, T, H) and decode them with self.fc.
+        # TODO: embed x into e, start from h0 or from e.new_zeros(B, H) (float, on e's device), loop
+        # over t calling self.rnn_cell(e[:, t], h), stack the hidden states into (B, T, H) and decode
+        # them with self.fc.
         raise NotImplementedError("Task 1: implement VanillaRNNLM.forward")
 
 
@@ -289,10 +293,14 @@ def evaluate(model: nn.Module, data_loader: Iterable, pad_id: int = PAD_ID) -> t
       every target weighs the same, whatever its batch. A Python float.
     - perplexity: ``exp(mean_loss)`` (natural exponential), a Python float.
 
-    Runs the model in eval mode and without gradients (no autograd graph), and
-    leaves the parameters, their ``.grad`` and the model's train/eval mode (its
-    own and every submodule's) as it found them: a model in train mode is in
-    train mode again afterwards.
+    Runs the model in eval mode (every submodule too) and without gradients (no
+    autograd graph). It may be called inside ``torch.no_grad()`` or outside it, and
+    leaves gradient tracking on or off as the caller had it. It leaves the parameters
+    (a frozen one stays frozen), their ``.grad`` and the train/eval mode of the model
+    and of each submodule as it found them: a model in train mode is in train mode
+    again afterwards, and a submodule the caller had put in eval mode (a frozen
+    embedding, say) is in eval mode again, so ``model.train(was_training)``, which
+    gives every submodule the model's mode, is not enough.
     With no non-pad target at all (an empty loader, say) the mean is undefined:
     raise a ``ValueError`` that says so (the grader does not test this case).
 
@@ -302,8 +310,9 @@ def evaluate(model: nn.Module, data_loader: Iterable, pad_id: int = PAD_ID) -> t
     logits as the model returns them (reshaped if you like) and that batch's
     targets, as the hint does.
     """
-    # TODO: in eval mode and without gradients, add up lm_loss(..., reduction="sum") and the
-    # number of non-pad targets over all batches; restore the model's mode at the end.
+    # TODO: note each module's own mode ([(m, m.training) for m in model.modules()]), then in eval mode
+    # and without gradients add up lm_loss(..., reduction="sum") and the number of non-pad targets over
+    # all batches; at the end set each module's .training back to the mode you noted.
     raise NotImplementedError("Task 4: implement evaluate")
 
 
@@ -350,8 +359,9 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     ``g[k] = || dL_T / d e_{T-1-k} ||`` (the L2 norm over batch and
     embedding), for k = 0 .. T-1: the gradient that travels k steps back.
 
-    It works for any model with an ``emb`` submodule, fused ``nn.LSTM`` too,
-    because it differentiates with respect to the embedding output.
+    It works for any model with a trained ``emb`` submodule, fused ``nn.LSTM``
+    too, because it differentiates with respect to the embedding output. It is
+    not asked to work inside ``torch.no_grad()`` or on a frozen embedding.
 
     Inputs:
     - model: a language model with an ``emb`` attribute, called as ``model(x)``.
@@ -363,17 +373,16 @@ def gradient_through_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
       device of ``x``, ``g[0]`` the last step's own input (k = 0), ``g[T-1]``
       the first input's: reversed time order.
 
-    Leaves every parameter's ``.grad`` as it was (``torch.autograd.grad`` does;
-    ``L_T.backward()`` would fill them), and leaves no hook on the model (a hook
-    left behind keeps every later embedding output alive: remove it, even when
-    the forward pass raises). Runs on the device of ``x``. The hint's forward hook and
-    ``torch.autograd.grad`` are one way; any other that leaves ``.grad`` alone
-    is as good. It need not change the model's train/eval mode (the lab's models
-    compute the same in both); if it does, it must restore it (not graded).
-    ``L_T`` may come from ``lm_loss`` (Task 3) or your own cross-entropy: the
-    checks of this task run with a correct ``lm_loss`` of their own; if you call
-    it, call it on the last step's logits, as the model returns them, and targets,
-    as above.
+    Leaves every parameter's ``.grad`` as it was (``L_T.backward()`` would fill
+    them), and leaves no hook on the model, even when the forward pass raises
+    (a hook left behind keeps every later embedding output alive). Runs on the
+    device of ``x``. The hint's forward hook and ``torch.autograd.grad`` are one
+    way; any other that leaves ``.grad`` alone is as good. It need not change
+    the model's train/eval mode (the lab's models compute the same in both); if
+    it does, it puts each module's own mode back, even when the forward pass
+    raises. ``L_T`` may come from ``lm_loss`` (Task 3; the checks of this task
+    run with a correct one of their own) or your own cross-entropy; if you call
+    it, call it on the last step's logits, as the model returns them, and targets.
     """
     # TODO: capture the embedding output with a forward hook on model.emb, compute L_T,
     # take torch.autograd.grad of L_T with respect to it and reduce to norms, k = 0 first.

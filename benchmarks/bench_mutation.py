@@ -6,7 +6,8 @@ Every mutant changes one thing inside one task region (between `BEGIN SOLUTION` 
 SOLUTION`) of `solution/rnn_lm.py`, made by cosmic-ray's core operators (arithmetic, comparisons,
 numbers, booleans, `not`, loops with no iterations) and by this project's operators for the
 mistakes PyTorch code invites (a keyword argument left out, a call or method call left out, a
-wrong string: `benchmarks/mutation_operators.py`). Each mutant is graded by the judge with the
+wrong string, and shortcuts that keep only the easy case: a mode put back on the top module alone,
+a `finally` run on success only, a tensor made from the int64 ids: `benchmarks/mutation_operators.py`). Each mutant is graded by the judge with the
 hidden checks, as a student's file is, without the sandbox (these are our own files):
 
 - killed: some check fails; timed out: the judge's time limit ends it (counted as killed: the

@@ -297,12 +297,12 @@ def render_lab(r: dict, part: str) -> list[str]:
         return [f"The default experiment{on} took {span(walls, seconds)} wall over {len(runs)} "
                 f"{unit}{'s' * (len(runs) != 1)}, with a peak memory of {max(x['peak_mb'] for x in runs):.0f} MB"
                 + (f" (vocabulary {runs[-1]['vocab_size']}, {runs[-1]['steps']} steps a model)." if on else ".")]
-    if part == "student":  # the student README: what the experiment cell costs
+    if part == "student":  # the student README: what the experiment cell costs, in plain words
         fp32 = r.get("fp32")
-        return [f"On a {r['machine']['cores']}-core machine with nothing else running, the experiment cell took "
-                f"{span(walls, seconds)} ({len(runs)} runs)"
-                + (f"; in float32 throughout, as on a CPU without bfloat16 support, "
-                   f"{fp32['wall_seconds'] / walls[-1]:.1f}x that." if fp32 else ".")]
+        return [f"On a {r['machine']['cores']}-core machine with nothing else running, the notebook's experiment cell "
+                f"(training the three models) took {span(walls, seconds)} of wall-clock time, over {len(runs)} runs"
+                + (f"; in float32 throughout, as on a CPU without bfloat16 support, it took "
+                   f"{fp32['wall_seconds'] / walls[-1]:.1f} times as long." if fp32 else ".")]
     if part == "claims":  # the first run's claims as it printed them, and on how many runs each held
         held = {c["id"]: sum(x["id"] == c["id"] and x["holds"] for run in runs for x in run["claim_texts"])
                 for c in runs[0]["claim_texts"]}
@@ -332,13 +332,16 @@ def render_lab(r: dict, part: str) -> list[str]:
 def render_busy(r: dict, part: str) -> list[str]:
     """``benchmarks/bench_busy.py``: the experiment next to busy neighbours, per thread setting;
     ``student``: next to one busy program, PyTorch's default against the lab's."""
-    if part == "student":
+    if part == "student":  # in plain words: which experiment, which times are compared, for each setting
         one = {run["setting"]: run for run in r["runs"] if run["neighbours"] == 1}
         lab = one.pop("lab default (threads=None)")
-        others = "; ".join(f"{setting.replace(' (PyTorch', ', PyTorch').rstrip(')')}: {run['ratio_to_idle']:.1f}x"
+        threads = {"threads=1": "with one thread (`threads=1`)",
+                   "threads=2 (PyTorch's default)": "with PyTorch's default of one thread a core (`threads=2` here)"}
+        others = "; ".join(f"{threads.get(setting, setting)}, {run['ratio_to_idle']:.1f} times as long"
                            for setting, run in one.items())
-        return [f"Next to one other busy program the experiment took {lab['ratio_to_idle']:.1f}x its idle time with "
-                f"the lab's default threads" + (f" ({others})." if others else ".")]
+        return [f"With one other program keeping a core busy, a shortened experiment ({r['steps']} training steps a "
+                f"model) took {lab['ratio_to_idle']:.1f} times as long as on the idle machine with the lab's default "
+                "threads" + (f"; {others}." if others else ".")]
     counts = sorted({run["neighbours"] for run in r["runs"]})
     header = ["idle" if c == 0 else f"{c} busy neighbour{'s' * (c > 1)}" for c in counts]
     lines = ["| threads | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(counts)]
@@ -410,7 +413,7 @@ def render_seeds(r: dict, part: str) -> list[str]:
                 f"| recall accuracy after training (chance: 0.125) | "
                 + " | ".join(number_range(c, "lstm_learns_recall", f"accuracy_{m}", lambda x: f"{x:.2f}")
                              for m in ("rnn", "lstm", "lstm_fb1")) + " |",
-                "| best validation perplexity above the corpus's floor | "
+                "| best validation perplexity above the perplexity floor of its validation text | "
                 + " | ".join(number_range(c, "perplexity_floor", f"gap_{m}", percent) for m in ("rnn", "lstm", "lstm_fb1"))
                 + " |",
                 "",

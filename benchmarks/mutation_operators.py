@@ -12,10 +12,18 @@ solution never has, as students' code does: a result kept from one call for the 
 keyed by an argument's identity), a statement run twice (an extra call of the model, a second
 ``backward``, a total added twice), and an extra pass over an iterable before the loop that reads
 it (a generator is then empty).
+
+Three more are shortcuts that keep the easy case and break the hard one a docstring promises: the
+train/eval mode put back on the top module alone (right while every module shares one mode, wrong
+for a frozen embedding kept in eval mode), a ``finally`` that runs only when its ``try`` succeeded
+(a hook removed on success only), and a new tensor made from another argument (``x.new_zeros``
+from the int64 token ids: an int64 hidden state).
 """
 
+import textwrap
+
 import parso
-from parso.python.tree import Keyword, Name, String
+from parso.python.tree import Keyword, Name, PythonNode, String
 
 from cosmic_ray.operators.operator import Example, Operator
 
@@ -236,6 +244,126 @@ class ExtraPassOverIterable(Operator):
         return (Example("for x in xs:\n    pass\n", "for x in (list(xs), xs)[1]:\n    pass\n"),)
 
 
+def descendants(node):
+    yield node
+    for child in getattr(node, "children", []):
+        yield from descendants(child)
+
+
+def mode_assignments(for_stmt) -> list:
+    """The statements `<loop variable>.training = <value>` in a for loop's body."""
+    targets = {name.value for name in for_stmt.get_defined_names()}
+    return [stmt for stmt in descendants(for_stmt.children[-1])
+            if stmt.type == "expr_stmt" and len(stmt.children) == 3 and stmt.children[1].type == "operator"
+            and stmt.children[1].value == "=" and stmt.children[0].type == "atom_expr"
+            and len(stmt.children[0].children) == 2 and isinstance(stmt.children[0].children[0], Name)
+            and stmt.children[0].children[0].value in targets
+            and stmt.children[0].children[1].get_code(include_prefix=False) == ".training"]
+
+
+class ModeFromTopModuleOnly(Operator):
+    """Puts a saved train/eval mode back on the first module alone, with `.train()`: `for m, mode in
+    modes: m.training = mode` -> `for m, mode in modes[:1]: m.train(mode)`. The first of
+    `model.modules()` is the model, and `.train(mode)` gives every submodule its mode: right while
+    all modules share one mode, wrong for a submodule the caller kept in another."""
+
+    def mutation_positions(self, node):
+        if node.type == "for_stmt" and mode_assignments(node):
+            yield node.start_pos, node.end_pos
+
+    def mutate(self, node, index):
+        iterable = node.children[3]
+        node.children[3] = expression(f"({iterable.get_code(include_prefix=False)})[:1]", iterable.prefix)
+        node.children[3].parent = node
+        for stmt in mode_assignments(node):
+            module, value = stmt.children[0].children[0].value, stmt.children[2]
+            call = expression(f"{module}.train({value.get_code(include_prefix=False)})", stmt.get_first_leaf().prefix)
+            stmt.parent.children[stmt.parent.children.index(stmt)] = call
+            call.parent = stmt.parent
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("for m, mode in modes:\n    m.training = mode\n",
+                        "for m, mode in (modes)[:1]:\n    m.train(mode)\n"),)
+
+
+def statements(code: str, column: int, prefix: str):
+    """One parso node holding the statements of ``code`` (indented to ``column``), the first with ``prefix``."""
+    if column == 0:
+        parsed = parso.parse(code).children[:-1]  # the module's statements, without its end marker
+    else:
+        parsed = parso.parse("if True:\n" + code).children[0].children[-1].children[1:]  # the suite's, after its newline
+    parsed[0].get_first_leaf().prefix = prefix
+    return PythonNode("suite", parsed)
+
+
+def suite_code(suite) -> str:
+    """A block's statements, dedented to column 0."""
+    return textwrap.dedent(suite.get_code(include_prefix=False).lstrip("\n"))
+
+
+class FinallyOnSuccessOnly(Operator):
+    """Runs a `finally` block only when its `try` block succeeded: `try: A finally: B` -> `A; B`
+    (a hook removed, a mode restored, on success only: an exception leaves them behind)."""
+
+    def mutation_positions(self, node):
+        keywords = [c.value for c in node.children if c.type == "keyword"] if node.type == "try_stmt" else []
+        if keywords == ["try", "finally"]:
+            yield node.start_pos, node.end_pos
+
+    def mutate(self, node, index):
+        column = node.start_pos[1]
+        code = textwrap.indent(suite_code(node.children[2]) + suite_code(node.children[5]), " " * column)
+        return statements(code, column, node.get_first_leaf().prefix)
+
+    @classmethod
+    def examples(cls):
+        return (Example("def f():\n    try:\n        a()\n    finally:\n        b()\n", "def f():\n    a()\n    b()\n"),
+                Example("try:\n    a()\nfinally:\n    b()\nc()\n", "a()\nb()\nc()\n"))
+
+
+NEW_TENSOR_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"}
+
+
+def new_tensor_call(node) -> bool:
+    """`name.new_zeros(...)` (or another `Tensor.new_*` method) on a plain name."""
+    return (node.type == "atom_expr" and len(node.children) == 3 and isinstance(node.children[0], Name)
+            and node.children[1].type == "trailer" and node.children[1].children[0].value == "."
+            and node.children[1].children[1].value in NEW_TENSOR_METHODS and is_call_trailer(node.children[2]))
+
+
+def other_arguments(node) -> list[str]:
+    """The enclosing function's parameters a new tensor could be made from instead (not ``self``,
+    not the tensor it is made from now)."""
+    return [p for p in enclosing_parameters(node) if p not in ("self", node.children[0].value)]
+
+
+class NewTensorFromOtherArgument(Operator):
+    """Makes a new tensor from another argument of the function: `e.new_zeros(B, H)` ->
+    `x.new_zeros(B, H)`, which takes `x`'s dtype and device (one mutant an argument): from int64
+    token ids, an int64 hidden state."""
+
+    def mutation_positions(self, node):
+        if new_tensor_call(node):
+            for _ in other_arguments(node):
+                yield node.start_pos, node.end_pos
+
+    def mutate(self, node, index):
+        source = node.children[0]
+        node.children[0] = Name(other_arguments(node)[index], source.start_pos, prefix=source.prefix)
+        node.children[0].parent = node
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example("def f(self, x, h0):\n    e = g(x)\n    h = e.new_zeros(2, 3)\n",
+                        "def f(self, x, h0):\n    e = g(x)\n    h = x.new_zeros(2, 3)\n"),
+                Example("def f(self, x, h0):\n    e = g(x)\n    h = e.new_zeros(2, 3)\n",
+                        "def f(self, x, h0):\n    e = g(x)\n    h = h0.new_zeros(2, 3)\n", occurrence=1))
+
+
 OPERATORS = {f"rnnlab/{cls.__name__}": cls for cls in
              (RemoveKeywordArgument, RemoveCallStatement, RemoveMethodCall, ReplaceStringLiteral,
-              MemoizeByArgument, RepeatStatement, ExtraPassOverIterable)}
+              MemoizeByArgument, RepeatStatement, ExtraPassOverIterable, ModeFromTopModuleOnly,
+              FinallyOnSuccessOnly, NewTensorFromOtherArgument)}

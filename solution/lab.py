@@ -49,9 +49,12 @@ print("device:", lab_support.resolve_device("auto"))
 # to carry it 21 steps through the recurrence. That is exactly where vanishing gradients
 # should hurt. (Lines are 30 tokens and windows are 30 tokens, so each window holds one line.)
 #
-# Because the words are random, most of this text cannot be predicted by any model: the best
-# possible perplexity, the **floor**, is the corpus's entropy under its generator
-# (`recall_corpus_floor`). A model that learns everything except the recall sits about 7% above it.
+# Because the words are random, most of this text cannot be predicted by any model. The best
+# perplexity possible on a text is the generator's own perplexity on it: the **perplexity floor**.
+# The cell below prints the floor of your validation text, the one the results table compares the
+# models with; averaged over texts it is the corpus's entropy (`recall_corpus_floor`, perplexity
+# 22.06), and a text's floor is a little above or below that as its random words happen to be
+# common or rare. A model that learns everything except the recall sits about 7% above the floor.
 #
 # `cfg.data = "wikitext"` (with internet and `pip install -r requirements-wikitext.txt`) or a
 # folder of text files switches to real text.
@@ -66,7 +69,9 @@ data = lab_support.prepare_data(cfg)
 print(data.description, "| vocabulary:", len(data.itos), "| training windows:", len(data.train))
 print(f"SEQ_LEN: {SEQ_LEN} tokens a window")
 print(textwrap.fill("a line: " + lab_support.make_recall_corpus(1, seed=0)[0], 100))
-print(f"perplexity floor: {data.ppl_floor:.2f}")
+if data.valid_floor is not None:  # known for the generated corpus only
+    print(f"perplexity floor: {data.valid_floor:.2f} (the generator's own perplexity on this validation text)")
+    print(f"the corpus's entropy, the floor's average over texts: perplexity {data.ppl_floor:.2f}")
 
 # %% [markdown]
 # ## Task 1 and 2: the models
@@ -245,15 +250,16 @@ lab_support.sweep_figure(sweep)
 # <!-- END RUBRIC -->
 #
 # **Q2.** Which models learn to predict the name after `recall` (the recall accuracy column;
-# chance is 1/8)? Where does each model's validation perplexity end, against the floor? Relate
-# this to Q1.
+# chance is 1/8)? Where does each model's best validation perplexity end, against the perplexity
+# floor of the validation text (the "vs floor" column)? Relate this to Q1.
 #
 # <!-- BEGIN ANSWER -->
 # On all 10 of the course's seeds both LSTMs learn the recall (accuracy 1.00); the vanilla RNN,
-# trained for the same steps with the same optimiser, stays at chance (0.11 to 0.14). The corpus's
-# floor is 22.06, and a run's 1,600 validation lines score 21.82 to 22.24 under the generator
-# itself (as their fillers happen to be common or rare): the LSTMs end 0.6% to 0.8% (default) and
-# 0.7% to 0.9% (forget-gate bias 1) above that, where the recall alone is worth 7.2%, so almost
+# trained for the same steps with the same optimiser, stays at chance (0.11 to 0.14). The
+# perplexity floor of a run's 1,600 validation lines (the generator's own perplexity on them) is
+# 21.82 to 22.24 over the course's seeds, around the corpus's entropy of 22.06, as their fillers
+# happen to be common or rare: the LSTMs end 0.6% to 0.8% (default) and 0.7% to 0.9% (forget-gate
+# bias 1) above that floor, where the recall alone is worth 7.2%, so almost
 # nothing is left for them to learn; the RNN ends 7.8% to 10.5% above it, and most of that excess
 # (69% to 92%) is its loss at the recalled name, about ln 8 = 2.08 nats: it guesses among the 8
 # names. Learning the dependency needs a gradient signal from the prediction at `recall` back to
@@ -318,10 +324,13 @@ lab_support.sweep_figure(sweep)
 #   long-range signal there is while the dependency must be discovered.
 # <!-- END RUBRIC -->
 #
-# **Q5.** If you increased `SEQ_LEN` (the window length), how would the RNN's gradient norms
-# change? Why? (Use the sweep, where the window grows with the distance to the name: it is always
-# the distance + 5 tokens, so a longer window there is a farther name too. Compare the gradient at
-# the name at initialisation and the `W_hh` gradient norm at initialisation, against distance.)
+# **Q5.** If you increased `SEQ_LEN` (the window length), how would two of the RNN's gradient
+# quantities change at initialisation: (a) the gradient that reaches the name, `||dL_T/de||` at the
+# name's distance as a share of the recall step's own (Task 6; the sweep's column "grad@name
+# init"), and (b) the norm of the whole `W_hh` gradient (Task 5, `l2_grad_norm_recurrent`; the
+# sweep's column "|grad W_hh| init")? Why? (Use the sweep,
+# where the window grows with the distance to the name: it is always the distance + 5 tokens, so a
+# longer window there is a farther name too.)
 #
 # <!-- BEGIN ANSWER -->
 # Measured by the sweep: the RNN's whole `W_hh` gradient norm at initialisation hardly changes
@@ -336,17 +345,18 @@ lab_support.sweep_figure(sweep)
 # <!-- END ANSWER -->
 #
 # <!-- BEGIN RUBRIC -->
-# - 2: From the sweep: the RNN's gradient at the name falls by orders of magnitude as the distance grows (about
-#   a factor 0.5 a step; 0 at 90, float32 underflow).
-# - 2: The `W_hh` gradient norm at initialisation hardly changes with the window (about 0.19 to 0.22), and why:
-#   it is a mean over all positions and distances, dominated by the short ones.
+# - 2: (a) From the sweep: the RNN's gradient at the name (share of the recall step's) falls by orders of
+#   magnitude as the distance grows (about a factor 0.5 a step; 0 at 90, float32 underflow).
+# - 2: (b) The whole `W_hh` gradient norm at initialisation hardly changes with the window (about 0.19 to 0.22),
+#   and why: it is a mean over all positions and distances, dominated by the short ones.
 # - 1: Concludes that a longer `SEQ_LEN` makes the long-range part vanish while the tracked norm hides it.
 # <!-- END RUBRIC -->
 #
 # **Q6.** If you extend `SEQ_LEN` from 30 to about 90 with the same learning rate (the sweep's
-# distance 90 has windows of 95), what happens to the RNN's gradients, and how do the LSTM's gates
-# help? Which models still learn the recall at each distance of the sweep, and where does each
-# stop?
+# distance 90 has windows of 95), what happens to the RNN's gradient at the name (`||dL_T/de||`
+# 90 steps back, as a share of the recall step's own), at initialisation and after training: does
+# it vanish, or explode? How do the LSTM's gates change that quantity? Which models still learn
+# the recall at each distance of the sweep, and where does each stop?
 #
 # <!-- BEGIN ANSWER -->
 # At distance 90 the RNN's gradient from the recalled name back to the name is exactly zero at
@@ -365,8 +375,10 @@ lab_support.sweep_figure(sweep)
 # <!-- END ANSWER -->
 #
 # <!-- BEGIN RUBRIC -->
-# - 2: At distance 90 the RNN's gradient to the name is exactly 0, at initialisation and after training.
-# - 1: How the gates help: an additive cell state scaled by the forget gate decays far slower (bias 1 most).
+# - 2: At distance 90 the RNN's gradient at the name is exactly 0 (it vanishes, it does not explode), at
+#   initialisation and after training.
+# - 1: How the gates help: the LSTMs' gradient at the name decays far slower (an additive cell state scaled by
+#   the forget gate; bias 1 most), many orders of magnitude more at 90.
 # - 2: Who learns where, from the sweep: LSTM fb1 up to 20, default LSTM up to 10, the RNN at no distance, all
 #   at chance from 30 on; so the gates help relative to the RNN, not absolutely, at this budget.
 # <!-- END RUBRIC -->

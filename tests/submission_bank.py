@@ -33,7 +33,11 @@ LSTM_RETURN = "        return self.fc(out), (h_n, c_n)  # (B, T, V)\n"
 GTT_GRAD = "    (grad_e,) = torch.autograd.grad(last_loss, e)  # (B, T, E)\n"
 EVAL_LOOP = """        for x, y in data_loader:
             logits, _ = model(x)"""
-EVAL_START = "    was_training = model.training"
+EVAL_START = "    modes = [(module, module.training) for module in model.modules()]"
+EVAL_RESTORE = """    for module, was_training in modes:  # one flag each: module.train(mode) would also reset its submodules
+        module.training = was_training
+"""
+EVAL_NO_GRAD = "    with torch.no_grad():\n        for x, y in data_loader:"
 EVAL_RETURN = "    return mean_loss, math.exp(mean_loss)"
 EVAL_DEF = "def evaluate(model: nn.Module"
 GTT_START = "    captured = []"
@@ -56,7 +60,8 @@ EVAL_BODY = """    total_loss, total_tokens = 0.0, 0
             logits, _ = model(x)
             total_loss += lm_loss(logits, y, ignore_index=pad_id, reduction="sum").item()
             total_tokens += int((y != pad_id).sum())
-    model.train(was_training)
+    for module, was_training in modes:  # one flag each: module.train(mode) would also reset its submodules
+        module.training = was_training
 """
 NORM_BODY = """    total = 0.0
     for name, p in model.named_parameters():
@@ -89,7 +94,7 @@ BUGGY = {
     "eval_cached_by_loader": (4, [(EVAL_START, """    key = id(data_loader)
     if key in _EVAL_CACHE:
         return _EVAL_CACHE[key]
-    was_training = model.training"""), (EVAL_RETURN, """    _EVAL_CACHE[key] = (mean_loss, math.exp(mean_loss))
+    modes = [(module, module.training) for module in model.modules()]"""), (EVAL_RETURN, """    _EVAL_CACHE[key] = (mean_loss, math.exp(mean_loss))
     return _EVAL_CACHE[key]"""), (EVAL_DEF, "_EVAL_CACHE = {}\n\n\n" + EVAL_DEF)]),
     # The hurried student's two broken promises of gradient_through_time.
     "gtt_backward_then_zero_grad": (6, [(GTT_GRAD, "    e.retain_grad()\n    last_loss.backward()\n    grad_e = e.grad\n"
@@ -99,7 +104,24 @@ BUGGY = {
     finally:
         handle.remove()""", """    logits, _ = model(x)
     handle.remove()""")]),
-    "eval_restores_only_the_top_module": (4, [("    model.train(was_training)", "    model.training = was_training")]),
+    # Shortcuts that keep the easy case (every module in one mode, a forward pass that succeeds, autograd on)
+    # and break the hard one the docstrings promise (issue 33).
+    "eval_restores_only_the_top_module": (4, [(EVAL_RESTORE, "    model.training = modes[0][1]\n")]),
+    "eval_gives_every_submodule_the_model_mode": (4, [(EVAL_START, "    was_training = model.training"),
+                                                      (EVAL_RESTORE, "    model.train(was_training)\n")]),
+    "eval_switches_autograd_off_and_on": (4, [(EVAL_NO_GRAD, "    torch.set_grad_enabled(False)\n    if True:\n"
+                                                             "        for x, y in data_loader:"),
+                                              (EVAL_RESTORE, EVAL_RESTORE + "    torch.set_grad_enabled(True)\n")]),
+    "eval_unfreezes_every_parameter": (4, [(EVAL_RESTORE, EVAL_RESTORE + "    for p in model.parameters():\n"
+                                                                         "        p.requires_grad_(True)\n")]),
+    "gtt_eval_mode_restored_to_the_model_mode": (6, [(GTT_START, "    was_training = model.training\n    model.eval()\n"
+                                                                 "    captured = []"),
+                                                     ("        handle.remove()\n", "        handle.remove()\n"
+                                                                                   "        model.train(was_training)\n")]),
+    "norm_counts_shared_parameters_twice": (5, [("    for name, p in model.named_parameters():\n        if \"weight_hh\"",
+                                                 "    for name, p in model.named_parameters(remove_duplicate=False):\n"
+                                                 "        if \"weight_hh\"")]),
+    "rnn_state_made_from_the_ids": (1, [(RNN_H0, "        h = x.new_zeros(B, self.hidden_dim) if h0 is None else h0\n")]),
     "gtt_cached_by_inputs": (6, [(GTT_START, """    key = (id(x), id(y), pad_id)
     if key in _GTT_CACHE:
         return _GTT_CACHE[key]
@@ -142,7 +164,7 @@ BUGGY = {
     "eval_counts_pad_tokens": (4, [("            total_tokens += int((y != pad_id).sum())", "            total_tokens += y.numel()")]),
     "eval_base2_perplexity": (4, [("    return mean_loss, math.exp(mean_loss)", "    return mean_loss, 2 ** mean_loss")]),
     "eval_builds_graph": (4, [("    with torch.no_grad():\n        for x, y in data_loader:", "    if True:\n        for x, y in data_loader:")]),
-    "eval_leaves_eval_mode": (4, [("    model.train(was_training)\n", "")]),
+    "eval_leaves_eval_mode": (4, [(EVAL_RESTORE, "")]),
     "eval_never_calls_eval": (4, [("    model.eval()\n", "")]),  # dropout would stay on
     "norm_of_weights_not_grads": (5, [(NORM_ACC, NORM_ACC.replace("p.grad.detach()", "p.detach()"))]),
     "norm_sum_of_norms": (5, [(NORM_ACC, "            total += p.grad.norm().item()\n    return total")]),
@@ -259,7 +281,7 @@ CORRECT = {
     nll = torch.where(keep, nll, torch.zeros_like(nll))
     return nll.sum() if reduction == "sum" else nll.sum() / keep.sum()""")],
     # evaluate in other styles: inference_mode with the mode restored in a finally, exact float sums over
-    # the batches, a float64 cross-entropy of its own, every submodule's mode saved and restored.
+    # the batches, a float64 cross-entropy of its own, the modes restored by name, parents first.
     "eval_inference_mode_in_finally": [(EVAL_BODY, """    total_loss, total_tokens = 0.0, 0
     try:
         with torch.inference_mode():
@@ -268,7 +290,8 @@ CORRECT = {
                 total_loss += lm_loss(logits, y, ignore_index=pad_id, reduction="sum").item()
                 total_tokens += int((y != pad_id).sum())
     finally:
-        model.train(was_training)
+        for module, was_training in modes:
+            module.training = was_training
 """)],
     "eval_fsum_of_batch_sums": [(EVAL_BODY, """    per_batch = []  # (summed loss, non-pad targets) of each batch
     with torch.no_grad():
@@ -276,7 +299,8 @@ CORRECT = {
             logits, _ = model(x)
             n = int(y.ne(pad_id).sum())
             per_batch.append((float(lm_loss(logits, y, ignore_index=pad_id, reduction="sum")), n))
-    model.train(was_training)
+    for module, was_training in modes:
+        module.training = was_training
     total_loss = math.fsum(loss for loss, _ in per_batch)  # exact sum of the batch sums
     total_tokens = sum(n for _, n in per_batch)
 """)],
@@ -285,9 +309,15 @@ CORRECT = {
                                   reduction="sum")
             total_loss += nll.item()
             total_tokens += y.ne(pad_id).sum().item()""")],
-    "eval_restores_each_submodule_mode": [
-        (EVAL_START, "    modes = [(m, m.training) for m in model.modules()]"),
-        ("    model.train(was_training)\n", "    for m, mode in modes:\n        m.training = mode\n")],
+    "eval_restores_modes_parents_first": [
+        (EVAL_START, "    modes = {name: m.training for name, m in model.named_modules()}"),
+        (EVAL_RESTORE, "    for name, mode in modes.items():  # parents before children: each ends in its own mode\n"
+                       "        model.get_submodule(name).train(mode)\n")],
+    # gradient_through_time may change modes if it puts each module's own back, even when the forward pass raises.
+    "gtt_eval_mode_each_module_restored": [
+        (GTT_START, "    modes = [(m, m.training) for m in model.modules()]\n    model.eval()\n    captured = []"),
+        ("        handle.remove()\n", "        handle.remove()\n        for m, mode in modes:\n"
+                                     "            m.training = mode\n")],
     # The recurrent gradient norm through PyTorch's norm functions (per-tensor norms, then their norm).
     "norm_foreach_norm": [(NORM_BODY, """    grads = [p.grad for name, p in model.named_parameters() if "weight_hh" in name and p.grad is not None]
     if not grads:

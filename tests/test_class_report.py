@@ -89,8 +89,8 @@ def disguise(src: str, suffix: str = "") -> str:
     for lines, swapped in INDEPENDENT_LINE_SWAPS:
         src = src.replace(lines, swapped, 1)
     src = re.sub(r"  # [^\n]*", "", src)
-    src = src.replace("    was_training = model.training\n",
-                      "    # remember the mode\n    was_training = model.training\n")
+    src = src.replace("    modes = [(module, module.training) for module in model.modules()]\n",
+                      "    # remember the modes\n    modes = [(module, module.training) for module in model.modules()]\n")
     for old, new in RENAMES.items():
         src = re.sub(rf"(?<![.\w]){re.escape(old)}\b(?!=)", new + suffix, src)  # not keyword arguments
     return src
@@ -579,8 +579,9 @@ def test_renamed_reordered_copies_are_flagged(bank_report):
     flagged = bank_report.flagged()
     # eval_builds_graph's only own code is `if True:` right below two lines the copy swaps: the
     # copy keeps one of its 4 fingerprints (score 0.25, below MIN_SHARED at any threshold);
-    # eval_never_calls_eval only deletes a line of the solution: it has no code of its own to share.
-    for name in set(BUGGY) - {"eval_builds_graph", "eval_never_calls_eval"}:
+    # eval_never_calls_eval only deletes a line of the solution, and rnn_state_made_from_the_ids only
+    # changes one name of it (e.new_zeros -> x.new_zeros): neither has code of its own to share.
+    for name in set(BUGGY) - {"eval_builds_graph", "eval_never_calls_eval", "rnn_state_made_from_the_ids"}:
         assert frozenset((f"{name}.py", f"{name}_copy.py")) in flagged, name
     scores = {frozenset((r["file_a"], r["file_b"])): float(r["score"]) for r in bank_report.pairs}
     assert scores[frozenset(("loss_no_pad_mask.py", "loss_no_pad_mask_copy.py"))] == 1.0

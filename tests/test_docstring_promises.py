@@ -1,7 +1,15 @@
 """Every sentence of every task docstring (solution/rnn_lm.py, released as the student's contract)
 is mapped to the hidden check that verifies it, or says why nothing grades it; a test keeps the
 table complete both ways, and a judge test shows that each promise's check sees a real violation
-of it (a mistake of the bank that breaks the promise fails that very check)."""
+of it (a mistake of the bank that breaks the promise fails that very check).
+
+Each check exercises its promise where it is hardest to keep, not only where it is easy: submodules
+in mixed train/eval modes (evaluate; gradient_through_time if it changes modes), frozen parameters
+and a caller inside ``torch.no_grad()`` (evaluate), a parameter shared under two names
+(l2_grad_norm_recurrent), a forward pass that raises (gradient_through_time's hook and modes), a
+hidden state that must be float though the inputs are int64 ids (Task 1). Where the bank mistake
+named is such a shortcut (it keeps the easy case), its row says so. A promise that was more than
+the lab needs was narrowed in the docstring instead, and its row says "narrowed"."""
 
 import ast
 import csv
@@ -42,6 +50,8 @@ PROMISES = {
         ("step t depends on x[:, :t+1] only", "task1_causal", "rnn_time_batch_mixed"),
         ("h_T: (B, H) hidden state after the last step", "task1_continuation", "rnn_returns_first_state"),
         ("Runs on whatever device", "task1_device", "rnn_state_made_on_the_cpu"),
+        # hard case: x holds int64 ids, so x.new_zeros(B, H) (the old hint, read literally) is an int64 state
+        ("The zero hidden state is float32, like the embeddings", "task1_reference", "rnn_state_made_from_the_ids"),
     ],
     "LSTMLM": [
         ("Embedding -> one-layer ``nn.LSTM`` (batch_first)", "task2_reference", "lstm_not_batch_first"),
@@ -83,9 +93,19 @@ PROMISES = {
         ("every target weighs the same", "task4_token_weighted", "eval_mean_of_batch_means"),
         ("A Python float", "task4_token_weighted", None),
         ("natural exponential", "task4_token_weighted", "eval_base2_perplexity"),
-        ("Runs the model in eval mode and without gradients", "task4_no_side_effects", "eval_builds_graph"),
+        ("Runs the model in eval mode (every submodule too) and without gradients", "task4_no_side_effects",
+         "eval_builds_graph"),
+        # hard case: a caller inside torch.no_grad() must find autograd off again afterwards
+        ("It may be called inside ``torch.no_grad()`` or outside it", "task4_no_side_effects",
+         "eval_switches_autograd_off_and_on"),
+        # hard case: a frozen embedding
+        ("a frozen one stays frozen", "task4_no_side_effects", "eval_unfreezes_every_parameter"),
         ("a model in train mode is in train mode again", "task4_no_side_effects", "eval_leaves_eval_mode"),
-        ("its own and every submodule's", "task4_no_side_effects", "eval_restores_only_the_top_module"),
+        ("of the model and of each submodule as it found them", "task4_no_side_effects",
+         "eval_restores_only_the_top_module"),
+        # hard case: submodules in mixed modes; model.train(was_training) keeps the all-one-mode case only
+        ("a submodule the caller had put in eval mode", "task4_no_side_effects",
+         "eval_gives_every_submodule_the_model_mode"),
         ("raise a ``ValueError``", NOT_GRADED + ": the grader does not test the empty case (said in the "
          "docstring)", None),
         ("The loss may come from ``lm_loss``", "task4_token_weighted", None),
@@ -99,8 +119,8 @@ PROMISES = {
         ("a Python float (not a tensor", "task5_reference", None),
         ("all entries together", "task5_reference", "norm_sum_of_norms"),
         ("0.0 if none has a gradient", "task5_edge_cases", None),
-        ("A parameter shared under several names counts once", NOT_GRADED + ": the lab's models and the "
-         "grader's share no parameter (said in the docstring)", None),
+        # hard case: the RNN cell registered under a second name
+        ("A parameter shared under several names counts once", "task5_reference", "norm_counts_shared_parameters_twice"),
         ("Leaves every ``.grad`` as it was", "task5_grads_untouched", None),
     ],
     "gradient_through_time": [
@@ -109,7 +129,7 @@ PROMISES = {
         ("the embedding that enters the recurrence", "task6_reference", None),
         ("This returns ``g[k] =", "task6_reference", "gtt_reversed"),
         ("the gradient that travels k steps back", "task6_reference", "gtt_reversed"),
-        ("It works for any model with an ``emb`` submodule", "task6_reference", None),
+        ("It works for any model with a trained ``emb`` submodule", "task6_reference", None),
         ("model: a language model with an ``emb`` attribute", "task6_reference", None),
         ("x, y: (B, T) int64 inputs and targets", "task6_lab_sizes", "gtt_zero_beyond_distance_10"),
         ("pad_id: last-step targets equal to it are ignored", "task6_pad_id", None),
@@ -118,8 +138,14 @@ PROMISES = {
         ("leaves no hook on the model", "task6_hook_removed_when_forward_raises", "gtt_hook_kept_when_forward_raises"),
         ("Runs on the device of ``x``", "task6_device", None),
         ("any other that leaves ``.grad`` alone", "task6_param_grads", "gtt_leaves_param_grads"),
-        ("It need not change the model's train/eval mode", NOT_GRADED + ": the lab's models compute the "
-         "same in both modes (said in the docstring)", None),
+        # hard case: mixed modes, over repeated calls and when the forward pass raises
+        ("It need not change the model's train/eval mode", "task6_param_grads",
+         "gtt_eval_mode_restored_to_the_model_mode"),
+        ("puts each module's own mode back, even when the forward pass raises", "task6_hook_removed_when_forward_raises",
+         None),
+        ("It is not asked to work inside ``torch.no_grad()``", NOT_GRADED + ": narrowed (issue 33): a caller inside "
+         "torch.no_grad() or a frozen embedding is more than the lab needs, so the docstring says neither is asked",
+         None),
         ("``L_T`` may come from ``lm_loss``", "task6_reference", None),
         ("if you call it, call it on the last step's logits", "task6_reference", None),
         ("the checks of this task run with a correct", "task6_reference", None),

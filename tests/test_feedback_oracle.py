@@ -1,7 +1,7 @@
 """A red team's harvest: the feedback says "got X, expected Y", so a stub that answers each question
 with a hash of it learns, submission after submission, the table of answers. As graded, the hidden
 inputs derive from the submission's own code too, so the table never answers the next file's
-questions; with inputs from the course secret alone (the control), three rounds earn Task 5."""
+questions; with inputs from the course secret alone (the control), four rounds earn Task 5."""
 
 import json
 import re
@@ -16,7 +16,7 @@ from rnnjudge.judge import judge_submission
 pytestmark = RUNS_THE_JUDGE
 
 TASK5 = ("task5_reference", "task5_each_call_on_its_own", "task5_edge_cases", "task5_grads_untouched")
-ROUNDS = 4
+ROUNDS = 5  # task5_reference asks four questions one after the other: one learned a round, then passed
 
 
 def oracle(answers: dict[str, float]) -> str:

@@ -28,11 +28,14 @@ def judge_source(item: tuple[str, str, str]) -> tuple[str, dict]:
 
 
 # The bank entries `make test` judges: one or two mistakes a task (the hurried student's first), two
-# correct alternatives, and those the tests below name; `make test-all` judges the whole bank.
+# correct alternatives, the old reference's restore of evaluate (every submodule given the model's
+# mode, which only mixed modes show) and the modes restored as they should be, and those the tests
+# below name; `make test-all` judges the whole bank.
 FAST_BANK = {"rnn_state_made_on_the_cpu", "rnn_no_padding_idx", "lstm_not_batch_first", "loss_gather_on_raw_targets",
              "loss_view_needs_contiguous", "loss_exits_the_process", "eval_mean_of_batch_means", "eval_never_calls_eval",
              "norm_sum_of_norms", "gtt_hook_never_removed", "gtt_zero_beyond_distance_10",
-             "parameters_created_in_another_order", "gtt_backward_with_inputs"}
+             "parameters_created_in_another_order", "gtt_backward_with_inputs",
+             "eval_gives_every_submodule_the_model_mode", "eval_restores_modes_parents_first"}
 NAMED_IN_TESTS = {"solution", "skeleton", "loss_no_pad_mask", "rnn_hidden_reset_every_step", "rnn_relu_cell"}
 
 

@@ -44,6 +44,9 @@ def test_mutants_cover_every_task_and_stay_in_its_region(solution_mutants):
     assert ("task1 rnnlab/RemoveKeywordArgument: self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)"
             " -> self.emb = nn.Embedding(vocab_size, emb_dim)") in keys
     assert any(m.operator == "rnnlab/RemoveCallStatement" and m.before == "handle.remove()" for m in mutants)
+    # the shortcuts that keep the easy case and break the hard one (issue 33)
+    shortcuts = {m.operator for m in mutants if m.operator in SHORTCUTS}
+    assert shortcuts == set(SHORTCUTS), set(SHORTCUTS) - shortcuts
     assert bench_mutation.generate_mutants(code, {5})[0] == [m for m in mutants if m.task == 5]
 
 
@@ -75,6 +78,24 @@ def test_score_leaves_out_reviewed_equivalents_and_counts_timeouts_as_killed():
     assert not bench_mutation.targets_met(summary, all_kept)
     assert bench_mutation.targets_met(bench_mutation.summarise(records[:4], {"same": "changes nothing"}), all_kept)
     assert not bench_mutation.targets_met(bench_mutation.summarise(records[:4], {"same": "changes nothing"}), one_lost)
+
+
+# operator -> (task, the check that must fail the mutant: the one that exercises the hard case)
+SHORTCUTS = {"rnnlab/ModeFromTopModuleOnly": (4, "task4_no_side_effects"),
+             "rnnlab/FinallyOnSuccessOnly": (6, "task6_hook_removed_when_forward_raises"),
+             "rnnlab/NewTensorFromOtherArgument": (1, "task1_reference")}
+
+
+def test_shortcut_mutants_are_killed_by_the_check_of_their_hard_case(solution_mutants):
+    """Restoring only the top module's mode, removing the hook on success only and making the hidden
+    state from the int64 ids keep the easy case: each is killed by the check that tries the hard one."""
+    mutants, _ = solution_mutants
+    shortcuts = [m for m in mutants if m.operator in SHORTCUTS and "h0.new_zeros" not in m.after]
+    assert len(shortcuts) == len(SHORTCUTS)
+    for graded in bench_mutation.grade_mutants(shortcuts, workers=1, progress=False):
+        task, check = SHORTCUTS[graded["operator"]]
+        assert graded["verdict"] == "killed" and check in graded["failed_checks"], graded
+        assert all(name.startswith(f"task{task}") for name in graded["failed_checks"]), graded
 
 
 def test_a_mutant_is_graded_by_the_judge(solution_mutants):

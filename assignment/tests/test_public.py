@@ -81,8 +81,8 @@ def test_rnn_runs_on_the_device_of_its_inputs():
     try:
         logits, h = model(tokens().to("meta"))
     except RuntimeError as err:
-        raise AssertionError(f"{err}: create new tensors next to existing ones (x.new_zeros(...) or "
-                             "torch.zeros(..., device=x.device)), never on a fixed device") from None
+        raise AssertionError(f"{err}: create new tensors next to existing float ones (e.new_zeros(B, H) with e "
+                             "the embeddings, or torch.zeros(B, H, device=x.device)), never on a fixed device") from None
     assert logits.device.type == "meta" and h.device.type == "meta"
 
 
@@ -245,6 +245,19 @@ def test_evaluate_runs_without_gradients_and_leaves_the_model_as_it_was(monkeypa
         f"evaluate should leave the model in {'train' if training else 'eval'} mode, as it found it"
     assert torch.equal(model.table.detach(), weights), "evaluate must not change the parameters"
     assert (model.table.grad == 0.25).all(), "evaluate must not change the parameters' .grad"
+
+
+@pytest.mark.task4
+def test_evaluate_leaves_each_submodule_in_its_own_mode(monkeypatch):
+    """A model in train mode with a submodule the caller keeps in eval mode (a frozen embedding, say)."""
+    monkeypatch.setattr(rnn_lm, "lm_loss", copy_lm_loss)
+    model = CopyLM().train()
+    model.kept_in_eval = torch.nn.Identity().eval()
+    rnn_lm.evaluate(model, uneven_batches())
+    assert model.training and not model.kept_in_eval.training, (
+        f"after evaluate the model is in {'train' if model.training else 'eval'} mode and its submodule in "
+        f"{'train' if model.kept_in_eval.training else 'eval'} mode; before, train and eval: put each module's own "
+        "mode back (model.train(was_training) gives every submodule the model's mode)")
 
 
 @pytest.mark.task5

@@ -34,16 +34,25 @@ MESSAGE_CAP = 1500  # characters of an exception's text that are sent back
 # Fixture models: hosts for the submission's functions (Tasks 3-6), weights sent by the judge
 # ----------------------------------------------------------------------------
 
+def record_call(model: nn.Module) -> None:
+    """Note, for the judge, how the submission called the model: with gradients or not, and
+    whether any of its modules (the model or a submodule) was in train mode."""
+    model.calls.append({"grad": torch.is_grad_enabled(), "training": any(m.training for m in model.modules())})
+
+
 class FixtureGRU(nn.Module):
-    """A GRU language model: a host for Tasks 4 and 6 that is neither Task 1's nor Task 2's answer."""
+    """A GRU language model: a host for Tasks 4 and 6 that is neither Task 1's nor Task 2's answer;
+    records how it was called."""
 
     def __init__(self, V, E, H, pad_idx=0):
         super().__init__()
         self.emb = nn.Embedding(V, E, padding_idx=pad_idx)
         self.gru = nn.GRU(E, H, batch_first=True)
         self.fc = nn.Linear(H, V)
+        self.calls = []
 
     def forward(self, x, state=None):
+        record_call(self)
         out, state = self.gru(self.emb(x), state)
         return self.fc(out), state
 
@@ -57,18 +66,21 @@ class FixedLM(nn.Module):
         self.calls = []
 
     def forward(self, x, state=None):
-        self.calls.append({"grad": torch.is_grad_enabled(), "training": self.training})
+        record_call(self)
         return self.table[x] * 1.5, None
 
 
 class ManyRecurrent(nn.Module):
-    """Several recurrent weights (two LSTM layers, an RNN cell) and non-recurrent ones."""
+    """Several recurrent weights (two LSTM layers, an RNN cell) and non-recurrent ones; ``tied``
+    registers the RNN cell a second time, as ``cell_again``, so its parameters have two names."""
 
-    def __init__(self):
+    def __init__(self, tied: bool = False):
         super().__init__()
         self.lstm = nn.LSTM(3, 4, num_layers=2)
         self.cell = nn.RNNCell(3, 5)
         self.head = nn.Linear(4, 2)
+        if tied:
+            self.cell_again = self.cell
 
 
 FIXTURES = {"gru": FixtureGRU}
@@ -322,13 +334,28 @@ def keep_alive(objects: dict, *values) -> None:
     objects.setdefault("kept", []).extend(values)
 
 
+def set_modes(model: nn.Module, training: bool, submodule_modes: dict[str, bool]) -> None:
+    """The model in ``training``'s mode, then each submodule named in ``submodule_modes`` in its own (a
+    caller's mixed modes: a frozen embedding kept in eval mode in a model that trains)."""
+    model.train(training)
+    for name, mode in submodule_modes.items():
+        model.get_submodule(name).training = mode
+
+
+def modes_of(model: nn.Module) -> dict[str, bool]:
+    """Each module's own train/eval flag, by name ("" is the model itself)."""
+    return {name: module.training for name, module in model.named_modules()}
+
+
 def op_evaluate(header, arrays, objects):
     install_judged_loss(header, arrays)
     if header["model"] == "fixed":
         model = FixedLM(torch.from_numpy(arrays["table"]))
     else:
         model = fixture(header, arrays)
-    model.train(header["training"])
+    set_modes(model, header["training"], header.get("submodule_modes", {}))
+    for name in header.get("frozen", []):  # parameters the caller froze
+        model.get_parameter(name).requires_grad_(False)
     if header["preset_grad"] is not None:
         for p in model.parameters():
             p.grad = torch.full_like(p, header["preset_grad"])
@@ -339,13 +366,16 @@ def op_evaluate(header, arrays, objects):
         batches = objects.setdefault("loader", batches)
     data = (b for b in batches) if header["as_generator"] else batches
     keep_alive(objects, model, batches, data)
-    result = submission("evaluate")(model, data, pad_id=header["pad_id"])
+    with torch.set_grad_enabled(header.get("caller_grad", True)):  # the caller's own autograd setting
+        result = submission("evaluate")(model, data, pad_id=header["pad_id"])
+        grad_enabled_after = torch.is_grad_enabled()
     ok_shape = isinstance(result, tuple) and len(result) == 2
     reply = {"result_type": describe_value(result), "pair": ok_shape,
              "floats": ok_shape and all(type(v) is float for v in result),
              "values": [float(v) for v in result] if ok_shape else None,
              "calls": getattr(model, "calls", None), "training_after": model.training,
-             "modes_after": sorted({m.training for m in model.modules()}),
+             "modes_after": modes_of(model), "grad_enabled_after": grad_enabled_after,
+             "frozen_after": sorted(name for name, p in model.named_parameters() if not p.requires_grad),
              "params_unchanged": all(torch.equal(a, p.detach()) for a, p in zip(before, model.parameters())),
              "grads_unchanged": header["preset_grad"] is None or all(
                  p.grad is not None and bool((p.grad == header["preset_grad"]).all()) for p in model.parameters())}
@@ -353,7 +383,7 @@ def op_evaluate(header, arrays, objects):
 
 
 def op_grad_norm(header, arrays, objects):
-    model = ManyRecurrent() if header["model"] == "many_recurrent" else nn.Linear(2, 2)
+    model = ManyRecurrent(tied=header.get("tied", False)) if header["model"] == "many_recurrent" else nn.Linear(2, 2)
     if header.get("same_objects"):  # one model object for every call of this check, with this call's gradients
         model = objects.setdefault("model", model)
     with torch.no_grad():
@@ -388,6 +418,7 @@ def op_gradient_through_time(header, arrays, objects):
     else:
         install_judged_loss(header, arrays)
     model = fixture(header, arrays)
+    set_modes(model, True, header.get("submodule_modes", {}))
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
     if header.get("same_objects"):  # one model (this call's weights) and the same x, y for every call of this check
         model = load_parameters(objects.setdefault("model", model), header["model"], arrays)
@@ -408,8 +439,8 @@ def op_gradient_through_time(header, arrays, objects):
         try:
             submission("gradient_through_time")(model, x, y, **kwargs)
         except FixtureFailure:
-            return {"raised": True, "hooks_after_each_call": [hooks_on(model)]}, {}
-        return {"raised": False, "hooks_after_each_call": [hooks_on(model)]}, {}
+            return {"raised": True, "hooks_after_each_call": [hooks_on(model)], "modes_after": modes_of(model)}, {}
+        return {"raised": False, "hooks_after_each_call": [hooks_on(model)], "modes_after": modes_of(model)}, {}
     hooks = []
     for _ in range(header.get("repeat", 1)):
         g = submission("gradient_through_time")(model, x, y, **kwargs)
@@ -417,7 +448,7 @@ def op_gradient_through_time(header, arrays, objects):
     reply = {"type": describe_value(g), "param_grads_none": all(p.grad is None for p in model.parameters()),
              "grads_unchanged": preset is None or all(p.grad is not None and bool((p.grad == preset).all())
                                                       for p in model.parameters()),
-             "hooks_after_each_call": hooks}
+             "hooks_after_each_call": hooks, "modes_after": modes_of(model)}
     if on_meta:
         return reply | {"device": g.device.type if isinstance(g, torch.Tensor) else None,
                         "shape": list(g.shape) if isinstance(g, torch.Tensor) else None}, {}

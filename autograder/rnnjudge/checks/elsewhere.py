@@ -17,8 +17,9 @@ import re
 from ..session import NotImplementedInSubmission, SubmissionError
 
 ELSEWHERE_HINT = ("a tensor made on the CPU for itself while the inputs are on another device (tested on PyTorch's "
-                  "meta device; on a GPU this crashes): create new tensors next to existing ones, e.g. "
-                  "x.new_zeros(B, H) or torch.zeros(B, H, device=x.device)")
+                  "meta device; on a GPU this crashes): create new tensors next to existing float ones, e.g. "
+                  "e.new_zeros(B, H) with e the embeddings, or torch.zeros(B, H, device=x.device) (x.new_zeros would "
+                  "be int64, like the token ids)")
 # PyTorch's words when an operation mixes devices ("Tensor on device cpu is not on the expected device
 # meta!", "Expected all tensors to be on the same device, but found at least two devices").
 DEVICE_MISMATCH = re.compile(r"not on the expected device|same device|two devices|different devices?", re.I)

@@ -53,8 +53,11 @@ def even_batches(pad_id=0) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, pad_id=0, training=True,
-                  preset_grad=None, as_generator=False, same_objects=False) -> dict:
-    """The submission's ``evaluate`` on a fixture model whose logits on ``x`` are ``logits_of(x)``."""
+                  preset_grad=None, as_generator=False, same_objects=False, submodule_modes=None, frozen=(),
+                  caller_grad=True) -> dict:
+    """The submission's ``evaluate`` on a fixture model whose logits on ``x`` are ``logits_of(x)``, in
+    ``training``'s mode but for the submodules named in ``submodule_modes`` (name -> training), with the
+    parameters named in ``frozen`` frozen, called with autograd on or off (``caller_grad``)."""
     arrays = dict(model_arrays)
     for i, (x, y) in enumerate(batches):
         arrays[f"x{i}"], arrays[f"y{i}"] = x, y
@@ -65,7 +68,9 @@ def call_evaluate(worker, model: dict, model_arrays: dict, batches, logits_of, p
     loss_header, loss_arrays = judged_loss.pack(cases)
     reply, _ = worker.request("evaluate", {**model, **loss_header, "batches": len(batches), "pad_id": pad_id,
                                            "training": training, "preset_grad": preset_grad,
-                                           "as_generator": as_generator, "same_objects": same_objects},
+                                           "as_generator": as_generator, "same_objects": same_objects,
+                                           "submodule_modes": submodule_modes or {}, "frozen": list(frozen),
+                                           "caller_grad": caller_grad},
                                  arrays | loss_arrays)
     assert reply.get("pair") is True, f"evaluate should return (mean_loss, perplexity), got {reply.get('result_type')}"
     assert reply.get("floats") is True, "return two Python floats (use .item())"
@@ -100,30 +105,63 @@ def task4_token_weighted(worker):
         f"with one non-pad target in all the batches: mean loss {loss:.5f}, expected its own loss {total:.5f}"
 
 
-@check(4, "evaluate: no autograd graph; parameters, gradients and mode untouched (as your process reports them)",
-       gated=ATTESTED)
+# A caller's mixed modes, the hard case of "as it found them": a model that trains with its frozen
+# embedding kept in eval mode, called with autograd on, and a model in eval mode with its GRU in train
+# mode, called inside torch.no_grad(). model.train(was_training) gives every submodule the model's mode.
+MIXED = ({"training": True, "submodule_modes": {"emb": False}, "frozen": ("emb.weight",), "caller_grad": True},
+         {"training": False, "submodule_modes": {"gru": True}, "frozen": (), "caller_grad": False})
+
+
+def assert_called_in_eval_mode_without_gradients(reply: dict) -> None:
+    calls = reply.get("calls")
+    assert isinstance(calls, list) and calls, "evaluate never called the model"
+    assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \
+        "the model ran with gradients enabled: use torch.no_grad()"
+    assert not any(isinstance(c, dict) and c.get("training") for c in calls), (
+        "the model, or one of its submodules, ran in train mode: call model.eval() before the batches (it puts "
+        "every submodule in eval mode; dropout would stay on otherwise), then restore the modes they had")
+
+
+def assert_autograd_as_the_caller_had_it(reply: dict, caller_grad: bool) -> None:
+    where = "with gradients on" if caller_grad else "inside torch.no_grad()"
+    assert reply.get("grad_enabled_after") is caller_grad, (
+        f"called {where}, evaluate left gradient tracking {'off' if caller_grad else 'on'}: use `with "
+        "torch.no_grad():` around the batches rather than switching it globally (torch.set_grad_enabled)")
+
+
+@check(4, "evaluate: no autograd graph; parameters, gradients, autograd and every submodule's mode as found, "
+          "mixed modes and frozen parameters included (as your process reports them)", gated=ATTESTED)
 def task4_no_side_effects(worker):
     for training in (True, False):
         reply = call_evaluate(worker, {"model": "fixed"}, {"table": fixed_table()}, uneven_batches(),
                               fixed_logits, training=training, preset_grad=0.25)
-        calls = reply.get("calls")
-        assert isinstance(calls, list) and calls, "evaluate never called the model"
-        assert not any(isinstance(c, dict) and c.get("grad") for c in calls), \
-            "the model ran with gradients enabled: use torch.no_grad()"
-        assert not any(isinstance(c, dict) and c.get("training") for c in calls), \
-            "the model ran in train mode: call model.eval() before the batches (dropout would stay on), " \
-            "then restore the mode it had"
+        assert_called_in_eval_mode_without_gradients(reply)
         assert reply.get("params_unchanged") is True, "evaluate changed the parameters"
         assert reply.get("grads_unchanged") is True, "evaluate changed the parameters' .grad"
         assert reply.get("training_after") is training, \
             f"evaluate should leave the model in {'train' if training else 'eval'} mode as it found it"
+        assert_autograd_as_the_caller_had_it(reply, True)
     params = random_params("gru", V, 4, 5, seed=0)
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
-    reply = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, uneven_batches(),
-                          lambda x: gru_forward(p64, x, None)[0], training=True)
-    assert reply.get("modes_after") == [True], (
-        "after evaluate, some of the model's submodules were still in eval mode: restore the mode with "
-        "model.train(was_training), which sets every submodule's (setting model.training alone does not)")
+    for case in MIXED:
+        reply = call_evaluate(worker, {"model": "gru", "V": V, "E": 4, "H": 5}, params, uneven_batches(),
+                              lambda x: gru_forward(p64, x, None)[0], **case)
+        assert_called_in_eval_mode_without_gradients(reply)
+        assert_autograd_as_the_caller_had_it(reply, case["caller_grad"])
+        before = {"": case["training"], "emb": case["training"], "gru": case["training"], "fc": case["training"],
+                  **case["submodule_modes"]}
+        after = reply.get("modes_after") if isinstance(reply.get("modes_after"), dict) else {}
+        if after != before:
+            changed = ", ".join(f"{name or 'the model'} {'train' if mode else 'eval'} -> "
+                                f"{'train' if after.get(name) else 'eval'}"
+                                for name, mode in before.items() if after.get(name) is not mode)
+            raise AssertionError(
+                f"evaluate changed train/eval modes ({changed}): leave the model's and every submodule's as it "
+                "found them. Note each module's own mode first, [(m, m.training) for m in model.modules()], and set "
+                "each back at the end (model.train(was_training) would give every submodule the model's mode)")
+        assert reply.get("frozen_after") == sorted(case["frozen"]), (
+            f"parameters frozen before evaluate: {sorted(case['frozen'])}, after: {reply.get('frozen_after')}: "
+            "leave requires_grad as it was (torch.no_grad() needs no change to it)")
 
 
 @check(4, "evaluate: any iterable of batches; a real model")

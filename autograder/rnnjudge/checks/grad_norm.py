@@ -24,9 +24,11 @@ def random_arrays(shapes: dict, seed: int) -> dict:
     return {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
 
 
-def call_norm(worker, model: str, params: dict, grads: dict, same_objects: bool = False) -> dict:
+def call_norm(worker, model: str, params: dict, grads: dict, same_objects: bool = False, tied: bool = False) -> dict:
+    """The submission's norm on the worker's ``model`` with these parameters and gradients; ``tied``: its RNN cell
+    registered twice, so that the cell's parameters have two names."""
     arrays = {f"param:{n}": v for n, v in params.items()} | {f"grad:{n}": v for n, v in grads.items()}
-    reply, _ = worker.request("grad_norm", {"model": model, "same_objects": same_objects}, arrays)
+    reply, _ = worker.request("grad_norm", {"model": model, "same_objects": same_objects, "tied": tied}, arrays)
     assert reply.get("is_float") is True, f"return a Python float, got {reply.get('type')}"
     assert isinstance(reply.get("value"), (int, float)), "return a Python float"
     return reply
@@ -50,6 +52,13 @@ def task5_reference(worker):
             hint = " (that is the norm of the weights: use their .grad)"
         assert math.isclose(got, want, rel_tol=1e-5), (
             f"got {got:.6f}, expected {want:.6f} over the {len(squares)} weight_hh parameters with a gradient{hint}")
+    # A shared parameter, the hard case of "counts once": the RNN cell registered under a second name.
+    grads = random_arrays(MANY_RECURRENT, seed=8)
+    want = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for n, g in grads.items() if "weight_hh" in n))
+    got = call_norm(worker, "many_recurrent", params, grads, tied=True)["value"]
+    assert math.isclose(got, want, rel_tol=1e-5), (
+        f"with the RNN cell registered twice (model.cell and model.cell_again, one module): got {got:.6f}, expected "
+        f"{want:.6f}: a parameter shared under two names counts once (model.named_parameters() lists it once)")
 
 
 @check(5, "l2_grad_norm_recurrent: each call on its own (the same model, other gradients)")

@@ -5,6 +5,7 @@ references computed here from those parameters."""
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from .. import secret
 from ..references import (FORWARD, GATES, PARAMETER_NAMES, as_tensors, close, default_init, gradient_through_time,
                           random_params, torch_forward, tokens)
 from ..registry import ATTESTED, CHECKS, GUESSABLE, Check, examples
-from ..session import expect_array
+from ..session import SubmissionError, expect_array
 from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 # task -> (class name, model kind, recurrent attribute, its expected type)
@@ -57,9 +58,27 @@ def state_in(task, state) -> dict:
     return {"h0": state[0][None].astype(np.float32), "c0": state[1][None].astype(np.float32)}
 
 
+# PyTorch's words when an int64 tensor meets float weights ("mat1 and mat2 must have the same dtype, but got
+# Long and Float"): in these models, a zero state made from the int64 token ids.
+INTEGER_TENSOR = re.compile(r"dtype.*\bLong\b|\bLong\b.*dtype", re.I)
+INTEGER_STATE_HINT = ("An int64 tensor met the model's float weights: is the zero state made from the token ids? "
+                      "x.new_zeros(...) is int64 like x; make it from the embeddings, e.new_zeros(B, H), or with "
+                      "torch.zeros(B, H, device=x.device).")
+
+
+def request_with_dtype_hint(worker, op: str, header: dict, arrays: dict):
+    """``worker.request``, with a hint added to an error that an int64 state would cause."""
+    try:
+        return worker.request(op, header, arrays)
+    except SubmissionError as err:
+        if INTEGER_TENSOR.search(str(err)):
+            raise SubmissionError(f"{err}\n{INTEGER_STATE_HINT}") from None
+        raise
+
+
 def forward(worker, task, x, state=None, no_grad=True) -> tuple[np.ndarray, tuple, dict]:
     """(logits, returned state as (B, H) arrays, reply) of the submission's model on x."""
-    reply, arrays = worker.request("forward", {"no_grad": no_grad}, {"x": x, **state_in(task, state)})
+    reply, arrays = request_with_dtype_hint(worker, "forward", {"no_grad": no_grad}, {"x": x, **state_in(task, state)})
     logits = expect_array(arrays, "logits", what="logits")
     if task == 1:
         return logits, (expect_array(arrays, "h", what="h_T"),), reply

@@ -14,15 +14,23 @@ from . import judged_loss
 from .elsewhere import ELSEWHERE_HINT, on_other_device
 
 
+# A caller's mixed modes: the model in train mode, its embedding in eval mode. The docstring lets the
+# function change modes if it puts each module's own back, even when the forward pass raises.
+MIXED_MODES = {"emb": False}
+MODES_BEFORE = {"": True, "emb": False, "gru": True, "fc": True}
+
+
 def call_gtt(worker, V, E, H, params, x, y, pad_id=None, repeat=1, same_objects=False,
-             preset_grad=None) -> tuple[np.ndarray, dict]:
-    """The submission's ``gradient_through_time`` on the fixture GRU with ``params`` (``repeat`` times)."""
+             preset_grad=None, submodule_modes=None) -> tuple[np.ndarray, dict]:
+    """The submission's ``gradient_through_time`` on the fixture GRU with ``params`` (``repeat`` times),
+    in train mode but for the submodules named in ``submodule_modes``."""
     logits, _ = gru_forward({k: v.astype(np.float64) for k, v in params.items()}, x, None)
     case = judged_loss.loss_case(logits[:, -1], y[:, -1], 0 if pad_id is None else pad_id, with_grad=True)
     loss_header, loss_arrays = judged_loss.pack([case])
     reply, arrays = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": pad_id,
                                                              "repeat": repeat, "same_objects": same_objects,
                                                              "preset_grad": preset_grad,
+                                                             "submodule_modes": submodule_modes or {},
                                                              **loss_header},
                                    {**params, "x": x, "y": y, **loss_arrays})
     return expect_array(arrays, "g", what="the returned norms"), reply
@@ -67,11 +75,19 @@ def task6_pad_id(worker):
     close(got, gradient_through_time("gru", params, x, y, pad_id=5), "with pad_id=5 and a pad last target")
 
 
-@check(6, "gradient_through_time: parameter gradients and hooks left as they were, over repeated calls "
-          "(as your process reports them)", gated=ATTESTED)
+def assert_modes_as_found(reply: dict, when: str) -> None:
+    assert reply.get("modes_after") == MODES_BEFORE, (
+        f"{when}, the train/eval modes were {reply.get('modes_after')}, not as before ({MODES_BEFORE}, '' being the "
+        "model): you need not change modes at all; if you do, set each module's own back (model.train(mode) gives "
+        "every submodule the model's mode), in a finally")
+
+
+@check(6, "gradient_through_time: parameter gradients, hooks and mixed train/eval modes left as they were, over "
+          "repeated calls (as your process reports them)", gated=ATTESTED)
 def task6_param_grads(worker):
     params = random_params("gru", 12, 3, 5, seed=3)
-    _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), repeat=3)
+    _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), repeat=3,
+                        submodule_modes=MIXED_MODES)
     assert reply.get("param_grads_none") is True, \
         "parameters have .grad after the call: use torch.autograd.grad (or clear what you added)"
     hooks = reply.get("hooks_after_each_call")
@@ -79,25 +95,28 @@ def task6_param_grads(worker):
         f"hooks left on the model after each of 3 calls: {hooks}. Remove the hook you register (keep its handle "
         "and call handle.remove(), in a finally): each one left keeps the embedding output of every later "
         "forward pass alive, and memory grows with every call")
+    assert_modes_as_found(reply, "after 3 calls")
     _, reply = call_gtt(worker, 12, 3, 5, params, tokens(2, 6, 12, seed=1), tokens(2, 6, 12, seed=2), preset_grad=0.25)
     assert reply.get("grads_unchanged") is True, (
         "the parameters' .grad, which held gradients before the call, changed: leave them as they were (use "
         "torch.autograd.grad; zero_grad() after a backward() wipes gradients the caller had)")
 
 
-@check(6, "gradient_through_time: no hook left when the forward pass raises (as your process reports it)",
-       gated=ATTESTED)
+@check(6, "gradient_through_time: no hook left, and modes as found, when the forward pass raises (as your "
+          "process reports it)", gated=ATTESTED)
 def task6_hook_removed_when_forward_raises(worker):
     V, E, H = 12, 3, 5
     loss_header, loss_arrays = judged_loss.pack([])  # the loss is never reached
     reply, _ = worker.request("gradient_through_time", {"model": "gru", "V": V, "E": E, "H": H, "pad_id": None,
-                                                        "raise_in_forward": True, **loss_header},
+                                                        "raise_in_forward": True, "submodule_modes": MIXED_MODES,
+                                                        **loss_header},
                               {**random_params("gru", V, E, H, seed=3), "x": tokens(2, 6, V, seed=1),
                                "y": tokens(2, 6, V, seed=2), **loss_arrays})
     assert reply.get("raised") is True, "with a model whose forward pass raises, gradient_through_time did not raise"
     assert reply.get("hooks_after_each_call") == [0], (
         "a hook stayed on the model when its forward pass raised: remove it in a finally (try: ... finally: "
         "handle.remove())")
+    assert_modes_as_found(reply, "when the forward pass raised")
 
 
 @check(6, "gradient_through_time: runs on the device of its inputs", gated=GUESSABLE)
