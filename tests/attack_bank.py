@@ -390,3 +390,26 @@ if hasattr(__main__, "OPS"):
     for _name in list(__main__.OPS):
         __main__.OPS[_name] = _replay(__main__.OPS[_name])
 """
+
+
+# -- round four: the network (issue 31) --------------------------------------------------------------
+
+NETWORK_PROBE_PREFIX = "NETWORK-PROBE"
+
+
+def downloads_its_solution(urls: list[str]) -> str:
+    """No solution in it: the skeleton, plus code that at import downloads a correct ``rnn_lm.py``
+    from the first of ``urls`` that answers and ``exec``s it over the stubs (full marks wherever the
+    worker reaches the network). Each try is reported on the TA's log, ``NETWORK_PROBE_PREFIX`` first."""
+    return SKELETON + f"""
+import urllib.request
+for _url in {urls!r}:
+    try:
+        _downloaded = urllib.request.urlopen(_url, timeout=10).read().decode()
+    except OSError as _err:
+        print("{NETWORK_PROBE_PREFIX}", _url, "failed:", _err)
+        continue
+    print("{NETWORK_PROBE_PREFIX}", _url, "reached")
+    exec(compile(_downloaded, "rnn_lm.py", "exec"))
+    break
+"""

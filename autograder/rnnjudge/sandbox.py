@@ -4,16 +4,17 @@ Three ways, strongest first:
 
 * ``bwrap`` (bubblewrap, unprivileged through user namespaces): new mount, PID, network, IPC
   and UTS namespaces; the system and the Python environment read-only; a private, size-capped
-  tmpfs as /tmp; only the worker's two files and the submission's copy inside; no network; no
+  tmpfs as /tmp; only the worker's files and the submission's copy inside; no network; no
   capabilities; it dies with the judge.
 * ``user`` (inside Docker, where bwrap is usually blocked, as root): the worker runs as the
   unprivileged user ``nobody`` in a folder of its own. It cannot write the judge's files or
   signal the judge, and it cannot read files that are not readable by others (the plugin makes
-  the autograder's files so); it still sees the rest of the file system and the network.
+  the autograder's files so); it still sees the rest of the file system.
 * ``none`` (``--no-sandbox``): only the limits below. Every grade then says it was made
   unsandboxed.
 
-In every way: limits on address space, CPU time, file size and open files per process; where
+In every way the worker itself first gives up the network for good (``no_network``: a seccomp
+filter), whatever network the machine or container has; and limits on address space, CPU time, file size and open files per process; where
 cgroups can be made (root, outside a container), the submission's processes together are held to
 one core, to the memory limit and to a process count, so that no submission slows another one
 down; where they cannot, the count is limited per user (``RLIMIT_NPROC``, when the worker is not
@@ -35,7 +36,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKER_FILES = ("worker.py", "protocol.py")
+WORKER_FILES = ("worker.py", "protocol.py", "no_network.py")
 PACKAGE_DIR = Path(__file__).resolve().parent
 INSIDE = "/worker"  # where the worker's folder appears inside the bwrap sandbox
 NOBODY = 65534
@@ -350,7 +351,7 @@ def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) 
 
 
 def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> None:
-    """The worker's folder: its two files and the submission's code, readable by the worker only."""
+    """The worker's folder: its files (``WORKER_FILES``) and the submission's code, readable by the worker only."""
     for name in WORKER_FILES:
         shutil.copy(PACKAGE_DIR / name, worker_dir / name)
     (worker_dir / "rnn_lm.py").write_text(submission_code, encoding="utf-8")
