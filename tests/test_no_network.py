@@ -13,7 +13,7 @@ import pytest
 
 from attack_bank import NETWORK_PROBE_PREFIX, downloads_its_solution
 from conftest import COURSE_KEY, RUNS_THE_JUDGE
-from rnnjudge.judge import judge_submission
+from rnnjudge.judge import BUILT_AT_RUN_TIME, judge_submission
 from submission_bank import SOLUTION
 
 PACKAGE = Path(__file__).resolve().parent.parent / "autograder" / "rnnjudge"
@@ -86,3 +86,4 @@ def test_a_submission_that_downloads_its_solution_scores_nothing_without_bubblew
     tries = [line for line in result["log"].splitlines() if line.startswith(NETWORK_PROBE_PREFIX)]
     assert len(tries) == 2 and all("failed" in t and "Permission denied" in t for t in tries), result["log"][-2000:]
     assert not any(c["passed"] for c in result["checks"].values())
+    assert any(note.startswith(f"{BUILT_AT_RUN_TIME} (compile, exec)") for note in result["notes"]), result["notes"]

@@ -7,9 +7,11 @@ Three ways, strongest first:
   tmpfs as /tmp; only the worker's files and the submission's copy inside; no network; no
   capabilities; it dies with the judge.
 * ``user`` (inside Docker, where bwrap is usually blocked, as root): the worker runs as the
-  unprivileged user ``nobody`` in a folder of its own. It cannot write the judge's files or
-  signal the judge, and it cannot read files that are not readable by others (the plugin makes
-  the autograder's files so); it still sees the rest of the file system.
+  unprivileged user ``nobody`` in a scratch folder of its own on /dev/shm's tmpfs
+  (``make_scratch``), removed after it. It cannot write the judge's files or signal the judge, and
+  it cannot read files that are not readable by others (the plugin makes the autograder's files
+  so); it still sees the rest of the file system. In the grading container the scratch folder is
+  the only place it can write (``rnnjudge.container`` closes the shared ones).
 * ``none`` (``--no-sandbox``): only the limits below. Every grade then says it was made
   unsandboxed.
 
@@ -31,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,6 +46,7 @@ NOBODY = 65534
 MAX_PROCESSES = 64
 FILE_SIZE_LIMIT = 64 << 20
 TMPFS_BYTES = 256 << 20
+SCRATCH_PARENT = Path("/dev/shm")  # a tmpfs in every Docker container
 CGROUP_EMPTY_SECONDS = 30.0  # how long the clean-up waits for killed processes to leave their cgroup
 # A grading run's name (``rnnlab grade`` sets it for its judges): every cgroup of the run is called
 # ``rnnjudge-<run>-<id>``, so that the run can find and remove its own at the end, and only its own.
@@ -51,6 +55,15 @@ RUN_VARIABLE = "RNNJUDGE_RUN"
 INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install "
                 "bubblewrap` (Fedora); it needs unprivileged user namespaces. On macOS there is no bubblewrap: "
                 "grade in a Linux VM or with `otter grade` (Docker).")
+
+
+# Seconds per submission, the same on every route: `rnnlab grade`'s default --timeout, written into the
+# autograder zip by `rnnlab release` and read there by the otter plugin. The reference solution takes
+# 13 s, 25 s at Gradescope's 0.5 CPU; a correct file that waits 5 s on each task's first call in a
+# process (a file read, a lock: tests/submission_bank.py's SLOW_SOLUTION) waits 5 s in every check,
+# and took 246 s under `rnnlab grade` on a busy 2-core machine. Half as much again leaves room for a
+# slower one; an endless loop costs its submission this long.
+TIME_BUDGET_S = 360.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[st
 
 
 def worker_environment(home: str) -> dict[str, str]:
-    return {"HOME": home, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    return {"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -356,22 +369,31 @@ def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> Non
         shutil.copy(PACKAGE_DIR / name, worker_dir / name)
     (worker_dir / "rnn_lm.py").write_text(submission_code, encoding="utf-8")
     if mode == "user":
-        work = worker_dir / "home"
-        work.mkdir()
-        os.chown(work, NOBODY, NOBODY)
         os.chmod(worker_dir, 0o755)
 
 
-def start_worker(worker_dir: Path, mode: str, limits: Limits, log,
-                 program=worker_program) -> tuple[subprocess.Popen, ProcessGroup]:
+def make_scratch() -> Path:
+    """``user`` mode: the worker's home, working folder and TMPDIR, and the only folder it can write
+    once the grading container has closed the shared ones to it (``rnnjudge.container``): on
+    /dev/shm's tmpfs, so capped at its size (Docker's 64 MB unless ``--shm-size``) and counted in the
+    container's memory, as bubblewrap's /tmp is a tmpfs of ``TMPFS_BYTES``. The caller removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="rnnjudge-scratch-", dir=SCRATCH_PARENT if SCRATCH_PARENT.is_dir() else None))
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def start_worker(worker_dir: Path, mode: str, limits: Limits, log, program=worker_program,
+                 home: Path | None = None) -> tuple[subprocess.Popen, ProcessGroup]:
     """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel.
-    ``program(folder)``: the command, given where ``worker_dir`` appears to it (the worker's by default)."""
+    ``program(folder)``: the command, given where ``worker_dir`` appears to it (the worker's by default).
+    ``home``: where it works and writes outside bubblewrap (``make_scratch`` in ``user`` mode; by default
+    ``worker_dir``)."""
     processes = ProcessGroup(limits)
     if mode == "bwrap":
         argv, cwd = bwrap_command(worker_dir, program(INSIDE)), worker_dir
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:
-        home = worker_dir / "home" if mode == "user" else worker_dir
+        home = home or worker_dir
         argv = program(str(worker_dir))
         cwd, env = home, worker_environment(str(home))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,
