@@ -15,6 +15,7 @@ control shows it) hands a correct file to no submission.
 
 import csv
 import http.server
+import ipaddress
 import json
 import re
 import subprocess
@@ -106,7 +107,8 @@ OUTSIDE = "http://151.101.2.132/rnn_lm.py"  # an address on the internet (deb.de
 @pytest.fixture(scope="module")
 def solution_url(image) -> str:
     """A correct rnn_lm.py served by this machine on Docker's bridge, where a container reaches it."""
-    gateway = docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    ipam = json.loads(docker("network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}").stdout)[0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))  # Docker's default: the first
     folder = Path(tempfile.mkdtemp(prefix="rnnlab-served-"))
     (folder / "rnn_lm.py").write_text(SOLUTION)
     server = http.server.ThreadingHTTPServer(
@@ -119,7 +121,7 @@ def solution_url(image) -> str:
 def round_four(solution_url: str) -> dict[str, str]:
     """A stub that downloads its solution (from this machine, the container's loopback, the outside),
     a correct but slow file, and one that fills /tmp and its scratch folder."""
-    loopback = solution_url.replace(solution_url.split("/")[2].split(":")[0], "127.0.0.1")
+    loopback = re.sub(r"//[^:/]+", "//127.0.0.1", solution_url, count=1)
     return {"downloads_its_solution": downloads_its_solution([solution_url, loopback, OUTSIDE]),
             "slow_but_correct": SLOW_SOLUTION, "fills_the_scratch": fills_the_scratch()}
 

@@ -150,11 +150,14 @@ def nobody_can_run_python() -> bool:
     opens the way.)"""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0):
         return False
-    try:
-        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd="/",
-                               preexec_fn=become_nobody, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
+    scratch = make_scratch()  # as the worker has it: where the container's shared folders are closed, the only
+    try:                      # temporary folder Python (tempfile, which torch uses) finds
+        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd=scratch,
+                               preexec_fn=become_nobody, env=worker_environment(str(scratch)))
     except OSError:  # the interpreter itself is out of its reach
         return False
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return probe.returncode == 0
 
 
