@@ -108,7 +108,8 @@ OUTSIDE = "http://151.101.2.132/rnn_lm.py"  # an address on the internet (deb.de
 def solution_url(image) -> str:
     """A correct rnn_lm.py served by this machine on Docker's bridge, where a container reaches it."""
     ipam = json.loads(docker("network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}").stdout)[0]
-    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))  # Docker's default: the first
+    # Where the config names no gateway, Docker's bridge has the subnet's first address.
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
     folder = Path(tempfile.mkdtemp(prefix="rnnlab-served-"))
     (folder / "rnn_lm.py").write_text(SOLUTION)
     server = http.server.ThreadingHTTPServer(

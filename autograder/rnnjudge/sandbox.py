@@ -16,11 +16,12 @@ Three ways, strongest first:
   unsandboxed.
 
 In every way the worker itself first gives up the network for good (``no_network``: a seccomp
-filter), whatever network the machine or container has; and limits on address space, CPU time, file size and open files per process; where
-cgroups can be made (root, outside a container), the submission's processes together are held to
-one core, to the memory limit and to a process count, so that no submission slows another one
-down; where they cannot, the count is limited per user (``RLIMIT_NPROC``, when the worker is not
-root) and the status says which limits were missing. When the worker is done, every process it
+filter), whatever network the machine or container has; and limits on address space, CPU time,
+file size and open files per process; where cgroups can be made (root, outside a container), the
+submission's processes together are held to one core, to the memory limit and to a process
+count, so that no submission slows another one down; where they cannot, the count is limited
+per user (``RLIMIT_NPROC``, when the worker is not root) and the status says which limits were
+missing. When the worker is done, every process it
 started is killed (its cgroup, else its session).
 """
 
@@ -150,8 +151,10 @@ def nobody_can_run_python() -> bool:
     opens the way.)"""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0):
         return False
-    scratch = make_scratch()  # as the worker has it: where the container's shared folders are closed, the only
-    try:                      # temporary folder Python (tempfile, which torch uses) finds
+    # In a scratch folder that is its TMPDIR, as the worker has it: where the grading container has closed
+    # the shared folders, Python's tempfile (which torch's import uses) finds no other.
+    scratch = make_scratch()
+    try:
         probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd=scratch,
                                preexec_fn=become_nobody, env=worker_environment(str(scratch)))
     except OSError:  # the interpreter itself is out of its reach

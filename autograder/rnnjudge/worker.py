@@ -5,8 +5,8 @@
 It gives up the network for good (``no_network``), loads the submission as the module ``rnn_lm``
 once, answers ``hello``, and then, for each check, forks a child that answers the judge's requests
 ("build VanillaRNNLM(13, 5, 7) under seed 0 and report its parameters", "run lm_loss on these
-arrays", ...) until the judge ends the check. A check therefore starts from the state the submission had after loading, whatever an
-earlier check did to its process. After each child the parent reports how it ended.
+arrays", ...) until the judge ends the check. A check therefore starts from the state the
+submission had after loading, whatever an earlier check did to its process. After each child the parent reports how it ended.
 
 Nothing here is trusted by the judge: the submission shares this process and can change any of
 it. Replies are plain data that the judge checks against its own references. Whatever the
