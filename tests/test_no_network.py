@@ -87,3 +87,22 @@ def test_a_submission_that_downloads_its_solution_scores_nothing_without_bubblew
     assert len(tries) == 2 and all("failed" in t and "Permission denied" in t for t in tries), result["log"][-2000:]
     assert not any(c["passed"] for c in result["checks"].values())
     assert any(note.startswith(f"{BUILT_AT_RUN_TIME} (compile, exec)") for note in result["notes"]), result["notes"]
+
+
+def test_where_the_filter_cannot_be_installed_the_submission_is_never_loaded(tmp_path):
+    """Fail closed: on an architecture without a filter the worker says so in its first message and
+    exits, without loading the submission (which would leave a marker file at import)."""
+    from rnnjudge.protocol import read_message
+
+    marker = tmp_path / "submission-was-loaded"
+    (tmp_path / "rnn_lm.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    start = ("import platform, runpy, sys\nplatform.machine = lambda: 'sparc64'\n"
+             f"sys.argv = ['worker.py', {str(tmp_path / 'rnn_lm.py')!r}]\n"
+             f"runpy.run_path({str(PACKAGE / 'worker.py')!r}, run_name='__main__')\n")
+    worker = subprocess.Popen([sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    hello, _ = read_message(worker.stdout.fileno(), timeout=120)
+    assert worker.wait(timeout=60) == 0
+    assert hello["load_error"] == ("not graded: the grader could not cut its network here (no seccomp filter for "
+                                   "the sparc64 architecture)"), hello
+    assert not marker.exists()
