@@ -50,7 +50,7 @@ docker:
 	  { (setsid dockerd >/tmp/rnnlab-dockerd.log 2>&1 &); for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; }; } || true
 
 # The containers alone, the whole bank and every attack included (CI runs all but the docker_only ones).
-# All but the docker_only test: 25 min here, the environment image in Docker's cache (4 min more without it),
+# All but the docker_only test: at most 25 min here, the environment image in Docker's cache (4 min more without it),
 # on a 2-core machine busy with other work. The docker_only test grades about 90 files two containers at a
 # time, and each attack that runs out the clock costs the 360 s budget: it was not timed to its end.
 test-docker: $(STAMP) sandbox docker
