@@ -1,5 +1,6 @@
 """The documentation pages say only what is there: every relative link and every repository path
-they name exists, every `rnnlab` command they show parses with the CLI's own parser, every
+they name exists, every `rnnlab` command they show parses with the CLI's own parser, every `otter`
+command is read by otter's own (``otter grade`` run up to its containers), every
 `make TARGET` is a target of the Makefile, every test and attack they cite exists, the front page
 stays short, no page tells the project's history (issue numbers, commit ids), and every generated
 figure section is what its benchmark's results file gives (``benchmarks/docs_figures.py --check``)."""
