@@ -4,11 +4,11 @@
 
 The grading image is built as otter grade's Dockerfile builds it (tests/grading_image.py; the first
 run builds it, about 4 minutes, not timed). Then the reference solution is graded by the image's
-``/autograder/run_autograder`` in a container with ``--cpus``, ``--memory`` (swap off) and no
-network, the worker sandboxed as the user ``nobody``, ``--repeat`` times. Prints, and writes to
-benchmarks/results/gradescope.json, per run: the score, the wall time of the container and its
-peak memory (the memory cgroup's high-water mark), with the machine it ran on. Run it alone: the
-figures are only worth what the machine's load lets them be.
+``/autograder/run_autograder`` in a container with ``--cpus``, ``--memory`` (swap off) and the
+network on (Gradescope's default), the worker sandboxed as the user ``nobody``, ``--repeat`` times.
+Prints, and writes to benchmarks/results/gradescope.json, per run: the score, the wall time of the
+container and its peak memory (the memory cgroup's high-water mark), with the machine it ran on.
+Run it alone: the figures are only worth what the machine's load lets them be.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rnnjudge.otter_plugin import NOT_JUDGED
 from rnnjudge.registry import checks_for_task, split_points
+from rnnjudge.sandbox import TIME_BUDGET_S
 from rnnlab import AUTOGRADER_DIR, PYTHON_VERSION, TORCH_REQUIREMENT
 from rnnlab.tasks import TASKS
 
@@ -86,10 +87,11 @@ def otter_test_files() -> dict[str, str]:
     return {f"{t.key}.py": otter_test_file(t) for t in TASKS}
 
 
-def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float | None = None,
+def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float = TIME_BUDGET_S,
                          allow_unsandboxed: bool = False) -> Path:
     """Write the otter autograder zip (test files, judge package, plugin config with the course
-    secret ``key``, CPU-torch requirements). The zip is the instructor's: it holds the secret.
+    secret ``key`` and the seconds per submission, ``timeout``: `rnnlab grade`'s default unless a
+    test needs less; CPU-torch requirements). The zip is the instructor's: it holds the secret.
     ``allow_unsandboxed``: grade where no sandbox can start, instead of failing every case."""
     otter = Path(sys.executable).parent / "otter"
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,8 +103,8 @@ def build_autograder_zip(key: bytes, zip_path: Path = ZIP_PATH, timeout: float |
                         ignore=shutil.ignore_patterns("dist", "__pycache__", "*.egg-info", "*.png", "build", ".hypothesis",
                                                       "*.secret"))
         (stage / "requirements.txt").write_text(otter_requirements())
-        plugin_config = ({"secret": key.hex()} | ({"timeout": timeout} if timeout else {})
-                         | ({"allow_unsandboxed": True} if allow_unsandboxed else {}))
+        plugin_config = {"secret": key.hex(), "timeout": timeout} | ({"allow_unsandboxed": True} if allow_unsandboxed
+                                                                      else {})
         (stage / "otter_config.json").write_text(json.dumps({"plugins": [{PLUGIN: plugin_config}]}))
         zip_path.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([str(otter), "generate", "-t", "tests", "-o", str(zip_path.resolve()), "-r",

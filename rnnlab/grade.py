@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnjudge.registry import split_points
-from rnnjudge.sandbox import RUN_VARIABLE, remove_cgroups_of_run
+from rnnjudge.sandbox import RUN_VARIABLE, TIME_BUDGET_S, remove_cgroups_of_run
 from rnnjudge.secret import NoSecret
 from rnnlab import classroom, course_secret, deadline
 from rnnlab.answers_sheet import write_answers_sheet
@@ -506,7 +506,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1),
                    help="submissions graded at once (default: one per core; each submission is held to one core)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per submission (default 120)")
+    p.add_argument("--timeout", type=float, default=TIME_BUDGET_S,
+                   help=f"seconds per submission (default {TIME_BUDGET_S:.0f}, as the autograder zip has it)")
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of the worker (default 4096)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (not safe against hostile code; every status says so)")

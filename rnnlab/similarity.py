@@ -73,11 +73,9 @@ such a fingerprint once more than ``COMMON_MIN`` submissions share it.
 from __future__ import annotations
 
 import builtins
-import io
 import json
 import keyword
 import re
-import tokenize
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -86,6 +84,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from rnnjudge.code_reading import hidden_code, raw_tokens
 from rnnjudge.judge import UnreadableSubmission, submission_code
 from rnnlab import ASSIGNMENT_DIR, SOLUTION_DIR
 
@@ -99,12 +98,10 @@ MIN_SHARED_ANY_SIZE = 40  # ... or this many, whatever the larger one's size: a 
 COMMON_MIN, COMMON_SHARE = 10, 0.05  # a fingerprint in more submissions than this is a common idiom
 
 KEPT_NAMES = frozenset(keyword.kwlist + keyword.softkwlist + [n for n in dir(builtins) if not n.startswith("_")])
-SKIPPED_TYPES = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 STATEMENT_START = {"", "NEWLINE", "INDENT", "DEDENT"}
 AUTHORS = "AUTHORS"  # the team's names: alike in every submission but for the names, so not compared
 OPENING, CLOSING = {"(", "[", "{"}, {")", "]", "}"}
 API_STRING = re.compile(r"""(["'])[A-Za-z_][\w.]{0,30}\1""")
-FALLBACK_TOKEN = re.compile(r"#[^\n]*|[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
 
 
 @dataclass
@@ -156,30 +153,6 @@ def read_code(path: Path) -> str:
 # ----------------------------------------------------------------------------
 # Tokens
 # ----------------------------------------------------------------------------
-
-def raw_tokens(code: str) -> list[tuple[str, str, int, int]]:
-    """(type name, text, first line, last line) of each token; comments and blank lines dropped.
-
-    Python's tokenizer first; code it rejects (broken indentation, an unclosed string) is split
-    by a regular expression instead, so every file gets tokens."""
-    try:
-        return [(tokenize.tok_name[t.type], t.string, t.start[0], t.end[0])
-                for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in SKIPPED_TYPES]
-    except (tokenize.TokenError, SyntaxError):
-        return fallback_tokens(code)
-
-
-def fallback_tokens(code: str) -> list[tuple[str, str, int, int]]:
-    found = []
-    for number, line in enumerate(code.splitlines(), start=1):
-        for match in FALLBACK_TOKEN.finditer(line):
-            text = match.group()
-            if not text.startswith("#"):
-                kind = "NAME" if text[0].isalpha() or text[0] == "_" else "NUMBER" if text[0].isdigit() else "OP"
-                found.append((kind, text, number, number))
-        found.append(("NEWLINE", "\n", number, number))
-    return found
-
 
 def normalise(raw: list[tuple[str, str, int, int]]) -> Tokens:
     """Replace what a student can rename or reword by placeholders; drop docstrings and the
@@ -342,31 +315,11 @@ class SimilarityResult:
     hidden_code: dict[str, str] = field(default_factory=dict)  # name -> what builds code at run time
 
 
-# Code that runs code built at run time (`exec(zlib.decompress(base64.b64decode(...)))`) shows no
-# fingerprint of what it runs: such a submission is named for the TA to read, not compared.
-RUN_TIME_BUILTINS = {"exec", "eval", "compile", "__import__"}  # called as built-ins, not `model.eval()`
-DECODERS = {"b64decode", "b85decode", "a85decode", "b32decode", "decompress", "import_module", "loads"}
-LONG_LITERAL = 2000  # characters: a string literal this long holds data or code, not lab code
-
-
-def hidden_code(code: str) -> str:
-    """What in ``code`` builds code at run time ("" when nothing does)."""
-    tokens = raw_tokens(code)
-    found = set()
-    for i, (kind, text, _, _) in enumerate(tokens):
-        after_dot = i > 0 and tokens[i - 1][1] == "."
-        if kind == "NAME" and ((text in RUN_TIME_BUILTINS and not after_dot) or (text in DECODERS and after_dot)):
-            found.add(text)
-        elif kind == "STRING" and len(text) >= LONG_LITERAL:
-            found.add(f"a string literal of {LONG_LITERAL}+ characters")
-    return ", ".join(sorted(found))
-
-
 def find_similar(sources: dict[str, Path], threshold: float) -> SimilarityResult:
     """Read, fingerprint and compare every submission."""
     boilerplate = boilerplate_hashes()
     prints = [fingerprint(name, read_code(path), boilerplate) for name, path in sorted(sources.items())]
     without_code = [fp.name for fp in prints if len(fp.kgrams) == 0]
-    hidden = {fp.name: why for fp in prints if (why := hidden_code(fp.code))}
+    hidden = {fp.name: why for fp in prints if (why := hidden_code(fp.code))}  # named for the TA to read
     return SimilarityResult(similar_pairs(prints, threshold), {fp.name: fp.code for fp in prints},
                             without_code, hidden)

@@ -390,3 +390,53 @@ if hasattr(__main__, "OPS"):
     for _name in list(__main__.OPS):
         __main__.OPS[_name] = _replay(__main__.OPS[_name])
 """
+
+
+# -- round four: the network (issue 31) --------------------------------------------------------------
+
+NETWORK_PROBE_PREFIX = "NETWORK-PROBE"
+
+
+def downloads_its_solution(urls: list[str]) -> str:
+    """No solution in it: the skeleton, plus code that at import downloads a correct ``rnn_lm.py``
+    from the first of ``urls`` that answers and ``exec``s it over the stubs (full marks wherever the
+    worker reaches the network). Each try is reported on the TA's log, ``NETWORK_PROBE_PREFIX`` first."""
+    return SKELETON + f"""
+import urllib.request
+for _url in {urls!r}:
+    try:
+        _downloaded = urllib.request.urlopen(_url, timeout=10).read().decode()
+    except OSError as _err:
+        print("{NETWORK_PROBE_PREFIX}", _url, "failed:", _err)
+        continue
+    print("{NETWORK_PROBE_PREFIX}", _url, "reached")
+    exec(compile(_downloaded, "rnn_lm.py", "exec"))
+    break
+"""
+
+
+SCRATCH_FILLER_PREFIX = "SCRATCH-FILLER"
+
+
+def fills_the_scratch(megabytes: int = 720) -> str:
+    """The skeleton plus code that writes ``megabytes`` to /tmp and to its $TMPDIR, in 16 MB files (under
+    the 64 MB file-size limit), and reports how much each place took in every answer's exception (which
+    reaches the feedback on every route), ``SCRATCH_FILLER_PREFIX`` first."""
+    return SKELETON + f"""
+import os, tempfile
+_REPORT = []
+for _place in dict.fromkeys(["/tmp", tempfile.gettempdir()]):
+    _written, _why = 0, "all written"
+    try:
+        for _i in range({megabytes} // 16):
+            with open(os.path.join(_place, f"scratch-filler-{{_i}}"), "wb") as f:
+                f.write(b"0" * (16 << 20))
+            _written += 16
+    except OSError as err:
+        _why = err.strerror
+    _REPORT.append(f"{SCRATCH_FILLER_PREFIX} {{_place}} took {{_written}} MB ({{_why}})")
+_REPORT = "; ".join(_REPORT)
+
+def lm_loss(*args, **kwargs):
+    raise RuntimeError(_REPORT)
+"""

@@ -218,8 +218,14 @@ GRADESCOPE_METADATA = {"id": 123456789, "created_at": "2026-12-03T10:00:00.00000
                        "submission_method": "upload", "users": [{"email": "ada@example.edu", "id": 42,
                                                                  "name": "Ada Student"}],
                        "previous_submissions": []}
-# After run_autograder, in the same container: which processes of nobody are alive, and peak memory.
+# After run_autograder, in the same container: which processes of nobody are alive, what files of
+# nobody are left where every user may write, and peak memory.
 AFTER_PROBE = r"""import json, os
+files = []
+for top in ("/tmp", "/var/tmp", "/dev/shm"):
+    for folder, subfolders, names in os.walk(top):
+        files += [os.path.join(folder, n) for n in subfolders + names
+                  if os.lstat(os.path.join(folder, n)).st_uid == 65534]
 left = []
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
@@ -231,21 +237,26 @@ peak = None
 for path in ("/sys/fs/cgroup/memory/memory.max_usage_in_bytes", "/sys/fs/cgroup/memory.peak"):
     if os.path.exists(path):
         peak = int(open(path).read().split()[0])
-json.dump({"left": left, "peak_bytes": peak}, open("/autograder/results/after.json", "w"))
+json.dump({"left": left, "files_of_nobody": files, "peak_bytes": peak}, open("/autograder/results/after.json", "w"))
 """
 
 
-def gradescope_run(image: str, source: str, work: Path, timeout: float = 900) -> dict:
-    """``source`` graded by run_autograder as Gradescope runs it (its default resources, no network, its
-    metadata file): results.json, wall time, and the probe's findings (processes of nobody left, peak memory)."""
+def gradescope_run(image: str, source: str | None, work: Path, timeout: float = 900,
+                   uploads: dict[str, str] | None = None) -> dict:
+    """``source`` as rnn_lm.py, and ``uploads`` (name -> text) beside it, graded by run_autograder as
+    Gradescope runs it (its default resources, the network on, its metadata file): results.json, wall
+    time, and the probe's findings (processes and files of nobody left, peak memory)."""
     name = f"rnnlab-gradescope-{work.name}"
-    (work / "rnn_lm.py").write_text(source)
+    uploaded = work / "upload"
+    uploaded.mkdir()
+    for file, text in (({"rnn_lm.py": source} if source is not None else {}) | (uploads or {})).items():
+        (uploaded / file).write_text(text)
     (work / "submission_metadata.json").write_text(json.dumps(GRADESCOPE_METADATA))
     (work / "after.py").write_text(AFTER_PROBE)
-    docker("create", "--name", name, *GRADESCOPE_RESOURCES, "--network", "none", image, "bash", "-c",
+    docker("create", "--name", name, *GRADESCOPE_RESOURCES, image, "bash", "-c",
            "/autograder/run_autograder; python3 /autograder/after.py")
     try:
-        docker("cp", str(work / "rnn_lm.py"), f"{name}:/autograder/submission/rnn_lm.py")
+        docker("cp", f"{uploaded}/.", f"{name}:/autograder/submission/")
         docker("cp", str(work / "submission_metadata.json"), f"{name}:/autograder/submission_metadata.json")
         docker("cp", str(work / "after.py"), f"{name}:/autograder/after.py")
         start = time.monotonic()

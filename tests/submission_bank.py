@@ -404,3 +404,30 @@ LOUD_SOLUTION = before_solution("for _i in range(300000):\n    print('spam' * 10
 CORRECT["lstm_without_hidden_dim_attribute"] = [(
     "        self.hidden_dim = hidden_dim\n        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n"
     "        self.lstm", "        self.emb = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)\n        self.lstm")]
+
+# Correct, but slow: each task's code waits 5 s on its first call in a process, as code that reads a
+# file or waits on a lock would. The worker forks a process for each check, so this costs 5 s a
+# check: about 190 s in all, which the time budget every route shares (rnnjudge.sandbox.TIME_BUDGET_S)
+# must hold, with room for a slower machine.
+SLOW_FIRST_CALL_S = 5
+SLOW_SOLUTION = SOLUTION + f"""
+
+import functools as _functools, os as _os, time as _time
+_WAITED = set()
+def _waits_on_first_call(task, function):
+    @_functools.wraps(function)
+    def waiting(*args, **kwargs):
+        if (task, _os.getpid()) not in _WAITED:
+            _WAITED.add((task, _os.getpid()))
+            _time.sleep({SLOW_FIRST_CALL_S})
+        return function(*args, **kwargs)
+    return waiting
+VanillaRNNLM.__init__ = _waits_on_first_call(1, VanillaRNNLM.__init__)
+VanillaRNNLM.forward = _waits_on_first_call(1, VanillaRNNLM.forward)
+LSTMLM.__init__ = _waits_on_first_call(2, LSTMLM.__init__)
+LSTMLM.forward = _waits_on_first_call(2, LSTMLM.forward)
+lm_loss = _waits_on_first_call(3, lm_loss)
+evaluate = _waits_on_first_call(4, evaluate)
+l2_grad_norm_recurrent = _waits_on_first_call(5, l2_grad_norm_recurrent)
+gradient_through_time = _waits_on_first_call(6, gradient_through_time)
+"""

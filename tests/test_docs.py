@@ -1,5 +1,6 @@
 """The documentation pages say only what is there: every relative link and every repository path
-they name exists, every `rnnlab` command they show parses with the CLI's own parser, every
+they name exists, every `rnnlab` command they show parses with the CLI's own parser, every `otter`
+command is read by otter's own (``otter grade`` run up to its containers), every
 `make TARGET` is a target of the Makefile, every test and attack they cite exists, the front page
 stays short, no page tells the project's history (issue numbers, commit ids), and every generated
 figure section is what its benchmark's results file gives (``benchmarks/docs_figures.py --check``)."""
@@ -7,6 +8,7 @@ figure section is what its benchmark's results file gives (``benchmarks/docs_fig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import re
@@ -17,6 +19,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+
+from rnnjudge.sandbox import TIME_BUDGET_S
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "autograder/GRADING.md", "solution/INSTRUCTORS.md", "tests/README.md", "assignment/README.md"]
@@ -80,6 +84,9 @@ def tracked_names(folder: Path) -> set[str]:
     return names | {p.name for p in folder.iterdir() if not p.name.startswith(".venv") and ".egg-info" not in p.name}
 
 
+SHELL_KEYWORDS = ("do", "then", "else")  # before a command in a loop or a condition
+
+
 def segments(command: str) -> list[list[str]]:
     """A shell line cut into its simple commands (at ``&&``, ``||``, ``;``, ``|``), comments dropped."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
@@ -98,7 +105,7 @@ def segments(command: str) -> list[list[str]]:
     parts.append(current)
     result = []
     for part in parts:
-        while part and re.match(r"^[A-Za-z_]\w*=", part[0]):  # VAR=value before a command
+        while part and (re.match(r"^[A-Za-z_]\w*=", part[0]) or part[0] in SHELL_KEYWORDS):  # VAR=value, `do`
             part = part[1:]
         if part:
             result.append(part)
@@ -235,23 +242,77 @@ def test_rnnlab_commands_parse(page, rnnlab_parser):
     assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
+class ContainersLaunched(Exception):
+    """``otter grade`` got as far as starting its containers: everything it checks first was right."""
+
+
+def with_the_paths_it_names(argv: list[str], folder: Path) -> None:
+    """Create in ``folder`` the files and folders an otter command line names (the zip, a
+    submission, an output folder), so that otter's parser, which checks that they exist, accepts them."""
+    for word in argv:
+        if word.startswith("-") or not ("/" in word or Path(word).suffix in (".zip", ".py", ".ipynb")):
+            continue
+        path = folder / word
+        if word.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+
+def otter_problem(argv: list[str], folder: Path) -> str | None:
+    """None when otter accepts ``argv`` (``otter`` left out): parsed by otter's own command line (click),
+    and for ``otter grade`` run up to the moment it would start its containers; else why not."""
+    import click
+    from otter.cli import cli
+
+    command = cli.commands.get(argv[0])
+    if command is None:
+        return f"no otter command {argv[0]!r}"
+    with_the_paths_it_names(argv[1:], folder)
+    with contextlib.chdir(folder):
+        try:
+            if argv[0] != "grade":
+                command.make_context(f"otter {argv[0]}", argv[1:])
+                return None
+            with mock.patch("otter.grade.launch_containers", side_effect=ContainersLaunched) as launch:
+                try:
+                    command.main(argv[1:], prog_name="otter grade", standalone_mode=False)
+                except ContainersLaunched:
+                    kwargs = launch.call_args.kwargs
+                    if kwargs["network"]:
+                        return "the grading containers would have the network (give --no-network)"
+                    if not (kwargs["timeout"] or 0) > TIME_BUDGET_S:
+                        return f"--timeout {kwargs['timeout']} leaves the judge's {TIME_BUDGET_S:.0f} s no room"
+                    return None
+            return "otter grade returned before it started any container"
+        except click.ClickException as err:
+            return err.format_message()
+        except (ValueError, TypeError) as err:  # otter.grade.main's own checks ("You must specify an assignment name")
+            return str(err)
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_otter_commands_use_flags_otter_has(page):
-    otter = REPO / ".venv" / "bin" / "otter"
+def test_otter_commands_run_as_written(page, tmp_path):
+    """Every `otter` command a page shows, read by otter's own command line; `otter grade` run up to
+    its containers (which need Docker), with the network off and room for the judge's time budget."""
+    pytest.importorskip("otter")
     shown = [part for command in code_commands(read(page)) for part in segments(command) if program(part[0]) == "otter"]
-    if not shown:
-        return
-    if not otter.exists():
-        pytest.skip("otter is not installed in .venv")
-    helps, unknown = {}, []
-    for part in shown:
-        sub = part[1]
-        if sub not in helps:
-            proc = subprocess.run([str(otter), sub, "--help"], capture_output=True, text=True, timeout=120)
-            assert proc.returncode == 0, f"`otter {sub}` is not an otter command: {proc.stderr[-500:]}"
-            helps[sub] = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", proc.stdout))
-        unknown += [f"otter {sub} {w}" for w in part[2:] if w.startswith("-") and w.split("=", 1)[0] not in helps[sub]]
-    assert not unknown, f"{page}: otter has no such flags: {unknown}"
+    problems = [f"{' '.join(part)}: {why}" for i, part in enumerate(shown)
+                if (why := otter_problem(part[1:], tmp_path / str(i)))]
+    assert not problems, f"{page}:\n" + "\n".join(problems)
+
+
+def test_the_otter_check_fails_on_the_command_otter_7_refuses(tmp_path):
+    """The check's control: without -n, otter 7 refuses to grade; without --no-network, the network is on."""
+    pytest.importorskip("otter")
+    zip_and_folder = ["-a", "autograder/dist/autograder.zip", "--ext", "py", "-o", "grades/", "submissions/"]
+    assert "assignment name" in otter_problem(["grade", *zip_and_folder, "--timeout", "900", "--no-network"],
+                                              tmp_path / "a")
+    assert "network" in otter_problem(["grade", "-n", "lab", *zip_and_folder, "--timeout", "900"], tmp_path / "b")
+    assert otter_problem(["grade", "-n", "lab", *zip_and_folder, "--timeout", "900", "--no-network"],
+                         tmp_path / "c") is None
+    assert "No such option" in otter_problem(["run", "--no-such-flag", "rnn_lm.py"], tmp_path / "d")
 
 
 @pytest.mark.parametrize("page", PAGES)

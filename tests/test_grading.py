@@ -15,13 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attack_bank import attacks, otter_log_payload, recorder, replay_attack, round_two_attacks
+from attack_bank import attacks, downloads_its_solution, otter_log_payload, recorder, replay_attack, round_two_attacks
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, processes_marked
 from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run
-from rnnjudge.judge import MAX_CODE_BYTES, NO_AUTHORS, judge_submission
+from rnnjudge.judge import BUILT_AT_RUN_TIME, MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
-from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SOLUTION, apply_edits, before_solution
+from submission_bank import BUGGY, CORRECT, HOSTILE, LOUD_SOLUTION, SLOW_SOLUTION, SOLUTION, apply_edits, before_solution
 
 pytestmark = RUNS_THE_JUDGE
 
@@ -191,6 +191,19 @@ def test_oversized_file_is_refused_before_it_is_parsed(graded_class):
 def test_attack_earns_nothing(graded_class, name):
     row = graded_class["rows"][f"attack_{name}.py"]
     assert total(row) == 0, row
+
+
+def test_a_slow_correct_file_gets_full_marks_in_the_default_time_budget(tmp_path):
+    """A correct file that waits 5 s in every check (about 200 s in all) under `rnnlab grade`'s
+    default --timeout, the budget the autograder zip carries: full marks, no time-out."""
+    (tmp_path / "in").mkdir()
+    _write(tmp_path / "in" / "slow.py", SLOW_SOLUTION)
+    proc = subprocess.run([*RNNLAB, "grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--workers", "1",
+                           "--no-progress"], capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "out" / "final_grades.csv") as f:
+        row = next(csv.DictReader(f))
+    assert total(row) == TOTAL_POINTS and "timed out" not in row["grading_status"], row
 
 
 def test_replayed_answers_score_nothing_even_under_the_secret_they_were_recorded_with(replay_table, tmp_path):
@@ -442,6 +455,74 @@ def test_the_whole_bank_scores_alike_under_rnnlab_grade_and_otter(otter_zip, tmp
     assert all(total(rows[n]) == TOTAL_POINTS for n in sources if n.startswith("correct_"))
     assert all(total(rows[n]) < TOTAL_POINTS for n in sources if n.startswith("buggy_"))
     assert not otter_differences(otter_zip, sources, rows, tmp_path)
+
+
+def otter_run_upload(zip_path: Path, files: dict[str, str], work: Path) -> dict:
+    """``files`` uploaded together, as Gradescope's upload of a folder or a GitHub repository puts
+    them in the submission folder, graded by ``otter run``: its results.json."""
+    work.mkdir()
+    for name, text in files.items():
+        _write(work / name, text)
+    first, *extra = files
+    proc = subprocess.run([sys.executable, "-c", f"from otter.run import main; main({first!r}, autograder="
+                           f"{str(zip_path)!r}, output_dir='.', extra_submission_files={extra!r})"],
+                          capture_output=True, text=True, cwd=work, timeout=900)
+    assert (work / "results.json").is_file(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads((work / "results.json").read_text())
+
+
+TEAM_FOLDER = {"rnn_lm.py": SOLUTION, "lab.ipynb": (REPO / "assignment" / "lab.ipynb").read_text(),
+               "AUTHORS": "Ada Lovelace\n", "README.md": "# Our lab\n"}
+
+
+def test_otter_grades_the_rnn_lm_py_of_a_team_folder_not_its_notebook(otter_zip, tmp_path):
+    """otter picks the notebook whenever one is uploaded; the code's points come from rnn_lm.py."""
+    results = otter_run_upload(otter_zip, TEAM_FOLDER, tmp_path / "team")
+    assert sum(otter_task_scores(results).values()) == pytest.approx(TOTAL_POINTS), results["tests"][0]
+    assert (tmp_path / "team" / "lab.ipynb").is_file()
+
+
+def test_an_upload_without_rnn_lm_py_is_told_what_to_upload(otter_zip, tmp_path):
+    files = {name: text for name, text in TEAM_FOLDER.items() if name != "rnn_lm.py"}
+    results = otter_run_upload(otter_zip, files, tmp_path / "notebook-only")
+    assert sum(otter_task_scores(results).values()) == 0
+    assert "the upload has no rnn_lm.py. Upload your rnn_lm.py" in results["output"], results["output"]
+
+
+def test_otter_names_code_built_at_run_time_in_its_status(otter_zip, tmp_path):
+    """As the class report names it under `rnnlab grade`: a file that downloads and exec()s its code."""
+    results = otter_run_upload(otter_zip, {"rnn_lm.py": downloads_its_solution(["http://127.0.0.1:9/rnn_lm.py"])},
+                               tmp_path / "downloader")
+    assert sum(otter_task_scores(results).values()) == 0
+    assert f"{BUILT_AT_RUN_TIME} (compile, exec): read it" in results["output"], results["output"]
+
+
+def test_the_container_step_leaves_only_rnn_lm_py_for_otter_to_choose(tmp_path):
+    """In the grading container: otter's runner would choose a notebook beside rnn_lm.py (and stop on
+    an invalid one, or on two Python files); the other notebooks and Python files are deleted first."""
+    from rnnjudge.container import leave_only_the_code
+
+    for name in ("rnn_lm.py", "lab.ipynb", "lab-Copy1.ipynb", "lab_support.py", "__init__.py", "README.md"):
+        (tmp_path / name).write_text("{ not json")
+    assert leave_only_the_code(tmp_path) == ["lab-Copy1.ipynb", "lab.ipynb", "lab_support.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "__init__.py", "rnn_lm.py"]
+    (tmp_path / "rnn_lm.py").unlink()
+    (tmp_path / "lab.ipynb").write_text("{}")
+    assert leave_only_the_code(tmp_path) == [] and (tmp_path / "lab.ipynb").is_file()
+
+
+def test_the_container_step_closes_the_shared_folders_to_others(tmp_path):
+    """What every user may write is closed to others (the worker as nobody) in the grading container;
+    the sticky bit and the owner's rights stay, a link is left alone."""
+    from rnnjudge.container import close_shared_folders
+
+    shared, private = tmp_path / "tmp", tmp_path / "private"
+    shared.mkdir(mode=0o777)
+    private.mkdir(mode=0o700)
+    shared.chmod(0o1777)
+    (tmp_path / "lock").symlink_to(shared)
+    assert close_shared_folders([shared, private, tmp_path / "lock", tmp_path / "missing"]) == [str(shared)]
+    assert oct(shared.stat().st_mode & 0o7777) == oct(0o1775) and oct(private.stat().st_mode & 0o7777) == oct(0o700)
 
 
 def test_otter_kernel_runs_no_file_of_a_zip_submission(otter_zip, tmp_path):

@@ -217,3 +217,21 @@ def test_template_speaks_to_students():
     assert {".venv/", ".pytest_cache/", "__pycache__/", "results/"} <= ignored
     skeleton = (ASSIGNMENT / "rnn_lm.py").read_text()
     assert "\nAUTHORS: list[str] = []\n" in skeleton and "AUTHORS" in (ASSIGNMENT / "README.md").read_text()
+
+
+def test_the_zip_carries_the_time_budget_that_rnnlab_grade_uses(tmp_path):
+    """One budget on every route: the release writes `rnnlab grade`'s default --timeout into the
+    zip's plugin configuration, which the otter plugin reads."""
+    import argparse
+    import json
+    import zipfile
+
+    from rnnlab import grade
+    from rnnlab.autograder_build import PLUGIN, build_autograder_zip
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    grade.add_parser(sub)
+    default = sub.choices["grade"].get_default("timeout")
+    with zipfile.ZipFile(build_autograder_zip(bytes(32), tmp_path / "autograder.zip")) as zf:
+        plugin_config = json.loads(zf.read("otter_config.json"))["plugins"][0][PLUGIN]
+    assert plugin_config["timeout"] == default

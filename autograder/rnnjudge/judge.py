@@ -1,6 +1,6 @@
 """Judge one submission: run every check against a sandboxed worker, return plain results.
 
-    python -m rnnjudge.judge rnn_lm.py --secret course.secret [--sandbox bwrap|user|none] [--timeout 120]
+    python -m rnnjudge.judge rnn_lm.py --secret course.secret [--sandbox bwrap|user|none] [--timeout 360]
 
 prints the result as JSON. This process never executes, imports or unpickles anything that came
 from the submission: it reads the submission's text (and the team's names in ``AUTHORS`` from its
@@ -22,9 +22,10 @@ import torch
 
 from . import checks  # noqa: F401 - registers the checks
 from . import sandbox, secret
+from .code_reading import hidden_code
 from .checks.elsewhere import CannotDecide
 from .registry import CHECKS, GATE_MESSAGE, Check
-from .sandbox import Limits
+from .sandbox import TIME_BUDGET_S, Limits
 from .session import NotImplementedInSubmission, OutOfTime, WorkerFailure, WorkerSession, printable, untrusted_text
 
 LOG_TAIL_BYTES = 20_000
@@ -34,6 +35,7 @@ AUTHORS_SHOWN = 10  # names kept of a submission's AUTHORS
 AUTHOR_CHARS = 120  # characters kept of each name
 NO_AUTHORS = "no authors named in AUTHORS (no points lost)"
 UNLIMITED = "not limited per submission here:"
+BUILT_AT_RUN_TIME = "runs code built while it runs"  # how a status names it, on every route, as the class report does
 
 
 class UnreadableSubmission(Exception):
@@ -175,7 +177,7 @@ def run_check(chk: Check, worker: WorkerSession) -> dict:
 
 
 def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits = Limits(),
-                     timeout: float = 120.0, inputs_per_submission: bool = True) -> dict:
+                     timeout: float = TIME_BUDGET_S, inputs_per_submission: bool = True) -> dict:
     """Grade one file with the hidden inputs of the course secret ``key`` and, unless
     ``inputs_per_submission`` is False, of the file's own code (``secret.for_code``). Returns {"checks": {name:
     outcome}, "problems": [...], "load_error", "log", "authors": [...], "notes": [...], "secret"}:
@@ -192,6 +194,8 @@ def judge_submission(path: Path, key: bytes, mode: str = "bwrap", limits: Limits
     result["authors"], note = submission_authors(code)
     if note:
         result["notes"].append(note)
+    if built := hidden_code(code):  # a download or a decoded string: what runs is in no file anyone reads
+        result["notes"].append(f"{BUILT_AT_RUN_TIME} ({built}): read it (no points lost)")
     torch.set_num_threads(1)  # small tensors; and idle OpenMP threads would spin while the worker computes
     deadline = time.monotonic() + timeout
     inputs_key = secret.for_code(key, code) if inputs_per_submission else key
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submission", type=Path)
     p.add_argument("--sandbox", choices=("bwrap", "user", "none"), default="bwrap")
-    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--timeout", type=float, default=TIME_BUDGET_S)
     p.add_argument("--memory-mb", type=int, default=4096)
     p.add_argument("--secret", type=Path, help=f"the course secret's file (default: ${secret.ENV})")
     args = p.parse_args(argv)

@@ -4,20 +4,24 @@ Three ways, strongest first:
 
 * ``bwrap`` (bubblewrap, unprivileged through user namespaces): new mount, PID, network, IPC
   and UTS namespaces; the system and the Python environment read-only; a private, size-capped
-  tmpfs as /tmp; only the worker's two files and the submission's copy inside; no network; no
+  tmpfs as /tmp; only the worker's files and the submission's copy inside; no network; no
   capabilities; it dies with the judge.
 * ``user`` (inside Docker, where bwrap is usually blocked, as root): the worker runs as the
-  unprivileged user ``nobody`` in a folder of its own. It cannot write the judge's files or
-  signal the judge, and it cannot read files that are not readable by others (the plugin makes
-  the autograder's files so); it still sees the rest of the file system and the network.
+  unprivileged user ``nobody`` in a scratch folder of its own on /dev/shm's tmpfs
+  (``make_scratch``), removed after it. It cannot write the judge's files or signal the judge, and
+  it cannot read files that are not readable by others (the plugin makes the autograder's files
+  so); it still sees the rest of the file system. In the grading container the scratch folder is
+  the only place it can write (``rnnjudge.container`` closes the shared ones).
 * ``none`` (``--no-sandbox``): only the limits below. Every grade then says it was made
   unsandboxed.
 
-In every way: limits on address space, CPU time, file size and open files per process; where
-cgroups can be made (root, outside a container), the submission's processes together are held to
-one core, to the memory limit and to a process count, so that no submission slows another one
-down; where they cannot, the count is limited per user (``RLIMIT_NPROC``, when the worker is not
-root) and the status says which limits were missing. When the worker is done, every process it
+In every way the worker itself first gives up the network for good (``no_network``: a seccomp
+filter), whatever network the machine or container has; and limits on address space, CPU time,
+file size and open files per process; where cgroups can be made (root, outside a container), the
+submission's processes together are held to one core, to the memory limit and to a process
+count, so that no submission slows another one down; where they cannot, the count is limited
+per user (``RLIMIT_NPROC``, when the worker is not root) and the status says which limits were
+missing. When the worker is done, every process it
 started is killed (its cgroup, else its session).
 """
 
@@ -30,18 +34,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKER_FILES = ("worker.py", "protocol.py")
+WORKER_FILES = ("worker.py", "protocol.py", "no_network.py")
 PACKAGE_DIR = Path(__file__).resolve().parent
 INSIDE = "/worker"  # where the worker's folder appears inside the bwrap sandbox
 NOBODY = 65534
 MAX_PROCESSES = 64
 FILE_SIZE_LIMIT = 64 << 20
 TMPFS_BYTES = 256 << 20
+SCRATCH_PARENT = Path("/dev/shm")  # a tmpfs in every Docker container
 CGROUP_EMPTY_SECONDS = 30.0  # how long the clean-up waits for killed processes to leave their cgroup
 # A grading run's name (``rnnlab grade`` sets it for its judges): every cgroup of the run is called
 # ``rnnjudge-<run>-<id>``, so that the run can find and remove its own at the end, and only its own.
@@ -50,6 +56,15 @@ RUN_VARIABLE = "RNNJUDGE_RUN"
 INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install "
                 "bubblewrap` (Fedora); it needs unprivileged user namespaces. On macOS there is no bubblewrap: "
                 "grade in a Linux VM or with `otter grade` (Docker).")
+
+
+# Seconds per submission, the same on every route: `rnnlab grade`'s default --timeout, written into the
+# autograder zip by `rnnlab release` and read there by the otter plugin. The reference solution takes
+# 13 s, 25 s at Gradescope's 0.5 CPU; a correct file that waits 5 s on each task's first call in a
+# process (a file read, a lock: tests/submission_bank.py's SLOW_SOLUTION) waits 5 s in every check,
+# and took 246 s under `rnnlab grade` on a busy 2-core machine. Half as much again leaves room for a
+# slower one; an endless loop costs its submission this long.
+TIME_BUDGET_S = 360.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[st
 
 
 def worker_environment(home: str) -> dict[str, str]:
-    return {"HOME": home, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    return {"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -136,11 +151,16 @@ def nobody_can_run_python() -> bool:
     opens the way.)"""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0):
         return False
+    # In a scratch folder that is its TMPDIR, as the worker has it: where the grading container has closed
+    # the shared folders, Python's tempfile (which torch's import uses) finds no other.
+    scratch = make_scratch()
     try:
-        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd="/",
-                               preexec_fn=become_nobody, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
+        probe = subprocess.run([sys.executable, "-I", "-c", "import torch, numpy"], capture_output=True, cwd=scratch,
+                               preexec_fn=become_nobody, env=worker_environment(str(scratch)))
     except OSError:  # the interpreter itself is out of its reach
         return False
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return probe.returncode == 0
 
 
@@ -350,27 +370,36 @@ def limit_resources(limits: Limits, switch_user: bool, processes: ProcessGroup) 
 
 
 def prepare_worker_dir(worker_dir: Path, submission_code: str, mode: str) -> None:
-    """The worker's folder: its two files and the submission's code, readable by the worker only."""
+    """The worker's folder: its files (``WORKER_FILES``) and the submission's code, readable by the worker only."""
     for name in WORKER_FILES:
         shutil.copy(PACKAGE_DIR / name, worker_dir / name)
     (worker_dir / "rnn_lm.py").write_text(submission_code, encoding="utf-8")
     if mode == "user":
-        work = worker_dir / "home"
-        work.mkdir()
-        os.chown(work, NOBODY, NOBODY)
         os.chmod(worker_dir, 0o755)
 
 
-def start_worker(worker_dir: Path, mode: str, limits: Limits, log,
-                 program=worker_program) -> tuple[subprocess.Popen, ProcessGroup]:
+def make_scratch() -> Path:
+    """``user`` mode: the worker's home, working folder and TMPDIR, and the only folder it can write
+    once the grading container has closed the shared ones to it (``rnnjudge.container``): on
+    /dev/shm's tmpfs, so capped at its size (Docker's 64 MB unless ``--shm-size``) and counted in the
+    container's memory, as bubblewrap's /tmp is a tmpfs of ``TMPFS_BYTES``. The caller removes it."""
+    folder = Path(tempfile.mkdtemp(prefix="rnnjudge-scratch-", dir=SCRATCH_PARENT if SCRATCH_PARENT.is_dir() else None))
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def start_worker(worker_dir: Path, mode: str, limits: Limits, log, program=worker_program,
+                 home: Path | None = None) -> tuple[subprocess.Popen, ProcessGroup]:
     """Start the worker on ``worker_dir`` (see ``prepare_worker_dir``); stdin/stdout are the channel.
-    ``program(folder)``: the command, given where ``worker_dir`` appears to it (the worker's by default)."""
+    ``program(folder)``: the command, given where ``worker_dir`` appears to it (the worker's by default).
+    ``home``: where it works and writes outside bubblewrap (``make_scratch`` in ``user`` mode; by default
+    ``worker_dir``)."""
     processes = ProcessGroup(limits)
     if mode == "bwrap":
         argv, cwd = bwrap_command(worker_dir, program(INSIDE)), worker_dir
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     else:
-        home = worker_dir / "home" if mode == "user" else worker_dir
+        home = home or worker_dir
         argv = program(str(worker_dir))
         cwd, env = home, worker_environment(str(home))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=cwd, env=env,

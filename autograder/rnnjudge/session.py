@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -61,7 +62,8 @@ class WorkerSession:
         self.deadline, self.request_timeout, self.mode = deadline, request_timeout, mode
         self.folder = tempfile.TemporaryDirectory(prefix="rnnjudge-worker-")
         sandbox.prepare_worker_dir(Path(self.folder.name), code, mode)
-        self.proc, self.processes = sandbox.start_worker(Path(self.folder.name), mode, limits, log)
+        self.scratch = sandbox.make_scratch() if mode == "user" else None
+        self.proc, self.processes = sandbox.start_worker(Path(self.folder.name), mode, limits, log, home=self.scratch)
         self.alive = True
         self.in_check = self.child_reaped = False
         hello, _ = self._read("loading your code", patient=True)  # loading may take the whole budget
@@ -163,6 +165,8 @@ class WorkerSession:
                 except OSError:
                     pass
             self.folder.cleanup()
+            if self.scratch is not None:  # after every process of the worker's user is gone
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def describe_returncode(code: int | None) -> str:

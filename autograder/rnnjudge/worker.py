@@ -2,11 +2,11 @@
 
     python worker.py SUBMISSION.py        (requests on stdin, replies on the original stdout)
 
-It loads the submission as the module ``rnn_lm`` once, answers ``hello``, and then, for each
-check, forks a child that answers the judge's requests ("build VanillaRNNLM(13, 5, 7) under
-seed 0 and report its parameters", "run lm_loss on these arrays", ...) until the judge ends the
-check. A check therefore starts from the state the submission had after loading, whatever an
-earlier check did to its process. After each child the parent reports how it ended.
+It gives up the network for good (``no_network``), loads the submission as the module ``rnn_lm``
+once, answers ``hello``, and then, for each check, forks a child that answers the judge's requests
+("build VanillaRNNLM(13, 5, 7) under seed 0 and report its parameters", "run lm_loss on these
+arrays", ...) until the judge ends the check. A check therefore starts from the state the
+submission had after loading, whatever an earlier check did to its process. After each child the parent reports how it ended.
 
 Nothing here is trusted by the judge: the submission shares this process and can change any of
 it. Replies are plain data that the judge checks against its own references. Whatever the
@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -I leaves the script's folder out
+from no_network import NetworkNotGivenUp, give_up_the_network  # noqa: E402
 from protocol import ProtocolError, logit_key, opens, read_message, unseal, write_message  # noqa: E402
 
 REQUESTS = 0
@@ -536,11 +537,19 @@ def warm_up_meta_device() -> None:
 
 def main() -> None:
     path = sys.argv[1]
+    try:  # for good, for this process and every one it starts, before the submission can run
+        give_up_the_network()
+        network_kept = None
+    except NetworkNotGivenUp as err:
+        network_kept = f"not graded: the grader could not cut its network here ({err})"
     torch.set_num_threads(1)  # small tensors; and a forked child must not inherit a thread pool
     warm_up_meta_device()
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # the submission's printing goes to stderr: the TA's log
     sys.stdout = sys.stderr
+    if network_kept:  # the submission is never loaded where it could reach the network
+        write_message(reply_fd, {"hello": True, "load_error": network_kept})
+        os._exit(0)
     load_error = load_submission(path)
     write_message(reply_fd, {"hello": True, "load_error": load_error})
     while True:
