@@ -15,7 +15,7 @@ the course's runs shared, as ``rnnlab grade --rerun all`` does; a correct file's
 taken as full marks (``tests/test_correct_bank.py`` holds that), a stub's as none.
 
 The cost: every course run's seconds (each a distinct configuration), and one team's own code run
-in the sandbox, from which a class of 30 is estimated. Run it alone for the seconds to mean anything.
+in the sandbox. Run it alone for the seconds to mean anything.
 Writes benchmarks/results/forgery.json (``--size quick``: forgery_quick.json).
 """
 
@@ -44,7 +44,6 @@ from rnnlab.tasks import TASKS  # noqa: E402
 from submission_bank import CORRECT, SOLUTION, apply_edits  # noqa: E402
 
 EVERY_TASK = [f"Task {t.number} ({t.title})" for t in TASKS]  # what the judge gives a stub: nothing
-CLASS = 30
 PRINT_RUN = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -147,7 +146,7 @@ def main() -> None:
     path = write_results("forgery" if args.size == "default" else "forgery_quick", {
         "size": args.size, "mode": mode, "seeds": args.seeds, "honest": honest, "forged": forged,
         "false_alarms": false_alarms, "missed": missed, "course_run_seconds": course_seconds,
-        "own_code_seconds": own_seconds, "class_size": CLASS}, measured_on)
+        "own_code_seconds": own_seconds}, measured_on)
     print(f"wrote {path}")
 
 

@@ -137,6 +137,15 @@ def claims_held(claims: list) -> str:
 # -- the renderers: a results file's record -> the section's lines, its footer aside ----------------
 
 
+CLASS_EXAMPLE = {"teams": 30, "configurations": 3, "below_full_marks": 10, "workers": 2}
+
+
+def class_seconds(run_seconds: float) -> float:
+    """``--rerun all``'s time for ``CLASS_EXAMPLE``: its runs, ``workers`` at once, each as long as one."""
+    runs = CLASS_EXAMPLE["configurations"] + CLASS_EXAMPLE["below_full_marks"]
+    return math.ceil(runs / CLASS_EXAMPLE["workers"]) * run_seconds
+
+
 def render_rerun(r: dict, part: str) -> list[str]:
     """The tolerances of ``rnnlab grade --rerun`` next to the largest moves measured, and a re-run's time."""
     tol = r["tolerances"]
@@ -204,8 +213,12 @@ def render_rerun(r: dict, part: str) -> list[str]:
             prose.append("The same code re-run with the thread count and precision it recorded moved its numbers "
                          f"by up to {r['worst_share']['1 thread, again']:.2f} of a tolerance.")
     size = "the lab's default experiment" if r.get("size") == "default" else "the experiment at LAB_QUICK's size"
-    prose.append(f"A re-run of {size} took {seconds(r['rerun_seconds'])} for one team (one core, as every "
-                 f"sandboxed submission gets), and said \"{r['rerun_verdict']}\".")
+    prose.append(f"The course's run of {size} took {seconds(r['rerun_seconds'])} (one core, as every sandboxed "
+                 f"submission gets), and said \"{r['rerun_verdict']}\". A class pays one such run per distinct "
+                 "configuration its notebooks printed and one per team below full marks (its own code, in the "
+                 f"sandbox, as long): {CLASS_EXAMPLE['teams']} teams with {CLASS_EXAMPLE['configurations']} "
+                 f"configurations and {CLASS_EXAMPLE['below_full_marks']} teams below full marks cost about "
+                 f"{seconds(class_seconds(r['rerun_seconds']))} with `--workers 2` on this machine.")
     if part == "tolerances":
         return lines
     if part == "time":
@@ -234,9 +247,7 @@ def render_forgery(r: dict, part: str) -> list[str]:
         "distinct printed configuration (threads and precision per model included) |",
         f"| a team's own code in the sandbox | {seconds(own)} | one per team the judge did not give full marks |",
         "",
-        f"So a class of {r['class_size']} with 3 configurations among its notebooks and 10 teams below full marks "
-        f"costs about {seconds((3 * max(course) + 10 * own) / 2)} with `--workers 2` (each run held to one core, in "
-        f"the sandbox: {r['mode']})."]
+        f"Each run is held to one core in the sandbox ({r['mode']}), and `--workers` of them run at once."]
 
 
 def render_gradescope(r: dict, part: str) -> list[str]:
