@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rnnlab import ASSIGNMENT_DIR, DATASETS_REQUIREMENT, PYTHON_VERSION, REPO_ROOT, SOLUTION_DIR, TORCH_REQUIREMENT
 from rnnlab import points_pages
+from rnnlab.course_runs import stale_course_runs
 from rnnlab.questions import QuestionsError, discussion_questions
 from rnnlab.tasks import ANSWER_POINTS, GRADE_POINTS, NOTEBOOK_CHECKS, NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
 
@@ -290,8 +291,13 @@ def cmd_release(args: argparse.Namespace) -> int:
                   + ", ".join(stale_pages), file=sys.stderr)
         if stale or stale_pages:
             print("Run `rnnlab release` (or `make release`) and commit the result.", file=sys.stderr)
+        if old_runs := stale_course_runs():
+            print("rnnlab release --check: the course's runs that the release ships no longer match LabConfig:\n  "
+                  + "\n  ".join(old_runs) + "\nthen `rnnlab release`, and commit the result.", file=sys.stderr)
+        if stale or stale_pages or old_runs:
             return 1
-        print(f"{target} is in sync with solution/ ({len(files)} files), and the pages' points with rnnlab/tasks.py")
+        print(f"{target} is in sync with solution/ ({len(files)} files), the pages' points with rnnlab/tasks.py, "
+              "and the course's runs with LabConfig")
         return 0
     changed = write_release(files, target)
     print(f"{target}: {len(changed)} of {len(files)} files updated" + (f" ({', '.join(changed)})" if changed else ""))

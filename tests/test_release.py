@@ -152,6 +152,22 @@ def test_release_check_fails_while_a_page_states_other_points(tmp_path, monkeypa
     assert "no points named 'grand_total'" in capsys.readouterr().err
 
 
+def test_release_check_fails_while_the_course_runs_are_of_another_lab_config(monkeypatch, capsys):
+    """A changed LabConfig default (here the learning rate) that seeds.json and sweep.json were not made
+    under: --check fails, naming the field and the command that makes each run again."""
+    from rnnlab import course_runs
+
+    defaults = course_runs.lab_defaults()
+    assert course_runs.stale_course_runs(defaults) == []
+    changed = {**defaults, "lr": defaults["lr"] * 2, "device": "cpu"}  # the device is no other experiment
+    problems = course_runs.stale_course_runs(changed)
+    assert len(problems) == 2 and all(f"lr {defaults['lr']!r} (LabConfig: {changed['lr']!r})" in p for p in problems)
+    assert "run `make bench-seeds`" in problems[0] and "run `make sweep`" in problems[1]
+    monkeypatch.setattr(release, "stale_course_runs", lambda: problems)
+    assert release.cmd_release(argparse.Namespace(target=str(ASSIGNMENT), check=True)) == 1
+    assert "no longer match LabConfig" in capsys.readouterr().err
+
+
 def test_workflow_is_valid_github_actions(tmp_path):
     check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert check, "check-jsonschema is a dev dependency"
