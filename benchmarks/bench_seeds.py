@@ -89,6 +89,42 @@ def run(kind: str, seed: int, threads: int) -> dict:
     return results
 
 
+def reword(runs: dict) -> None:
+    """Each run's claims as the code now words and checks them, from its stored numbers."""
+    for (kind, _), r in runs.items():
+        r["claims"] = lab_support.check_sweep_claims(r) if kind == "sweep" else lab_support.check_claims(r)
+
+
+def write_report(runs: dict, default: dict, out: Path) -> dict:
+    """seeds.json and seeds.txt in ``out`` from the runs ((kind, seed) -> run); returns the report."""
+    report = {"config": default}
+    for kind in ("experiment", "sweep", "reversed"):
+        kept = [r for (k, _), r in runs.items() if k == kind]
+        report[kind] = {"seeds": [r["config"]["seed"] for r in kept], "runs": kept,
+                        "claims": claim_ranges([r["claims"] for r in kept])}
+    text = lab_support.format_seed_report(report)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "seeds.json").write_text(json.dumps(report, indent=1))
+    (out / "seeds.txt").write_text(text + "\n")
+    print(text)
+    return report
+
+
+def reword_shipped(out: Path) -> None:
+    """``--reword``: the shipped runs' claims re-derived after a change of their wording alone; any
+    other change (a verdict, a number) needs the runs made again."""
+    shipped = json.loads((out / "seeds.json").read_text())
+    runs = {(kind, r["config"]["seed"]): r for kind in ("experiment", "sweep", "reversed") for r in shipped[kind]["runs"]}
+    before = {key: [(c["id"], c["holds"], c["numbers"]) for c in r["claims"]] for key, r in runs.items()}
+    reword(runs)
+    moved = [f"{kind} seed {seed}" for (kind, seed), r in runs.items()
+             if [(c["id"], c["holds"], c["numbers"]) for c in r["claims"]] != before[kind, seed]]
+    if moved:
+        raise SystemExit(f"bench_seeds --reword: more than the wording changed ({', '.join(moved[:5])}): "
+                         "run `make bench-seeds`")
+    write_report(runs, shipped["config"], out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10, help="experiment seeds: 0 .. N-1")
@@ -98,7 +134,13 @@ def main() -> None:
     ap.add_argument("--work", default="results/bench_seeds", help="each finished run's numbers (resumable)")
     ap.add_argument("--out", default=str(REPO / "solution" / "seeds"), help="where seeds.json and seeds.txt go")
     ap.add_argument("--report-only", action="store_true", help="run nothing: report the runs kept in --work")
+    ap.add_argument("--reword", action="store_true",
+                    help="run and measure nothing: the claims of the runs in --out re-derived by the code as it now "
+                         "words them (after a change of wording only)")
     args = ap.parse_args()
+    if args.reword:
+        reword_shipped(Path(args.out))
+        return
     from docs_figures import machine, write_results  # benchmarks/, this script's folder
 
     measured_on = machine()  # before it starts: the load average is of what else ran
@@ -129,21 +171,10 @@ def main() -> None:
                   f"{sum(c['holds'] for c in r['claims'])}/{len(r['claims'])}", flush=True)
 
     runs = {key: r for key, r in runs.items() if r is not None}
-    for (kind, _), r in runs.items():  # the claims as the code now words and checks them
-        r["claims"] = lab_support.check_sweep_claims(r) if kind == "sweep" else lab_support.check_claims(r)
+    reword(runs)
     if ("sweep", 0) in runs:
         lab_support.write_sweep(runs["sweep", 0], REPO / "solution" / "sweep")
-    report = {"config": default}
-    for kind in ("experiment", "sweep", "reversed"):
-        kept = [r for (k, _), r in runs.items() if k == kind]
-        report[kind] = {"seeds": [r["config"]["seed"] for r in kept], "runs": kept,
-                        "claims": claim_ranges([r["claims"] for r in kept])}
-    text = lab_support.format_seed_report(report)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "seeds.json").write_text(json.dumps(report, indent=1))
-    (out / "seeds.txt").write_text(text + "\n")
-    print(text)
+    report = write_report(runs, default, Path(args.out))
     # Each run's time, and whether this invocation measured it (a run kept in --work was measured earlier).
     kinds = {kind: {"runs": {str(seed): {"wall_seconds": r["wall_seconds"], "measured_now": (kind, seed) in todo,
                                          "claims_held": sum(c["holds"] for c in r["claims"]),
@@ -151,7 +182,7 @@ def main() -> None:
                              for (k, seed), r in runs.items() if k == kind},
                     "claims": report[kind]["claims"]}
              for kind in ("experiment", "sweep", "reversed")}
-    written = [out.resolve() / name for name in ("seeds.json", "seeds.txt")]
+    written = [Path(args.out).resolve() / name for name in ("seeds.json", "seeds.txt")]
     results = write_results("seeds", {"jobs": args.jobs, "threads": args.threads, "kinds": kinds, "written": [
         p.relative_to(REPO).as_posix() if p.is_relative_to(REPO) else str(p) for p in written]}, measured_on)
     print(f"wrote {results.relative_to(REPO)}")
