@@ -10,7 +10,9 @@ naming the fields and the command that makes the runs again.
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from pathlib import Path
 
 from rnnlab import SOLUTION_DIR
@@ -23,15 +25,19 @@ COURSE_RUNS = {  # the file in solution/ -> the command that makes it again
 }
 
 
-def lab_defaults() -> dict:
-    """``LabConfig()``'s fields as the course's ``lab_support`` defines them (JSON's types: lists, not tuples)."""
-    import sys
-
+@functools.cache
+def course_lab_support():
+    """The course's own ``lab_support`` (trusted code, imported once): LabConfig's fields and defaults."""
     if str(SOLUTION_DIR) not in sys.path:
         sys.path.append(str(SOLUTION_DIR))
     import lab_support
 
-    return json.loads(json.dumps(lab_support.LabConfig().to_dict()))
+    return lab_support
+
+
+def lab_defaults() -> dict:
+    """``LabConfig()``'s fields as the course's ``lab_support`` defines them (JSON's types: lists, not tuples)."""
+    return json.loads(json.dumps(course_lab_support().LabConfig().to_dict()))
 
 
 def stale_course_runs(defaults: dict | None = None, solution: Path = SOLUTION_DIR) -> list[str]:

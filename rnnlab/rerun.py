@@ -54,6 +54,7 @@ from pathlib import Path
 
 from rnnjudge import sandbox
 from rnnlab import SOLUTION_DIR
+from rnnlab.course_runs import course_lab_support
 from rnnlab.notebook import DIFFERS, EXPERIMENT_MODELS, NOT_CONFIRMED, REPRODUCED, NotebookReport, Rerun
 
 PROGRAM = Path(__file__).resolve().parent / "rerun_program.py"
@@ -135,16 +136,6 @@ class Plan:
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(RERUN_KEYS) if self.exact else ROUNDING_FREE
-
-
-@functools.cache
-def course_lab_support():
-    """The course's own ``lab_support`` (trusted code), for LabConfig's fields and defaults."""
-    if str(SOLUTION_DIR) not in sys.path:
-        sys.path.append(str(SOLUTION_DIR))
-    import lab_support
-
-    return lab_support
 
 
 def fits(value, hint) -> bool:
