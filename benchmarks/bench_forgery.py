@@ -46,18 +46,11 @@ from submission_bank import CORRECT, SOLUTION, apply_edits  # noqa: E402
 EVERY_TASK = [f"Task {t.number} ({t.title})" for t in TASKS]  # what the judge gives a stub: nothing
 PRINT_RUN = """
 import json, sys
-sys.path.insert(0, sys.argv[1])
-import lab_support
+sys.path[:0] = [sys.argv[1], sys.argv[3]]  # the variant's rnn_lm.py first, then tests/ (student_notebooks)
+import lab_support, student_notebooks
 cfg = lab_support.LabConfig(**json.loads(sys.argv[2]))
-results = lab_support.run_experiment(cfg, progress=False)
-print(json.dumps({"config": repr(cfg), "table": lab_support.format_table(results),
-                  "claims": lab_support.format_claims(results["claims"])}))
+print(json.dumps(student_notebooks.experiment_printed(cfg, lab_support.run_experiment(cfg, progress=False))))
 """
-
-
-def printed_cells(config_repr: str, table: str, claims: str) -> dict[str, str]:
-    return {student_notebooks.EXPERIMENT_CELL: f"{config_repr}\n{table}\n",
-            forged_notebooks.CLAIMS_CELL: claims + "\n"}
 
 
 def report_of(printed: dict[str, str]):
@@ -69,10 +62,9 @@ def run_own_code(code: str, config: dict) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "rnn_lm.py").write_text(code)
         (Path(folder) / "lab_support.py").write_text((REPO / "solution" / "lab_support.py").read_text())
-        out = subprocess.run([sys.executable, "-c", PRINT_RUN, folder, json.dumps(config)], capture_output=True,
-                             text=True, check=True).stdout
-    shown = json.loads(out.strip().splitlines()[-1])
-    return printed_cells(shown["config"], shown["table"], shown["claims"])
+        out = subprocess.run([sys.executable, "-c", PRINT_RUN, folder, json.dumps(config), str(REPO / "tests")],
+                             capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
