@@ -7,6 +7,7 @@ submissions) and ``marker`` (a string left in the command line of any process an
 """
 
 import json
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,10 +88,10 @@ for _ in range(200):
         pass
 """,
         "fills_the_disk": SKELETON + """
-import os
+import os, tempfile
 for _i in range(40):
-    try:
-        with open(f"/tmp/fill{_i}", "wb") as f:
+    try:  # in the one folder it may write (/tmp is read-only to it on every route)
+        with open(os.path.join(tempfile.gettempdir(), f"fill{_i}"), "wb") as f:
             f.write(b"0" * (48 << 20))
     except OSError as err:
         print("BLOCKED", err)
@@ -440,3 +441,9 @@ _REPORT = "; ".join(_REPORT)
 def lm_loss(*args, **kwargs):
     raise RuntimeError(_REPORT)
 """
+
+
+def scratch_taken(said: str) -> dict[str, tuple[int, str]]:
+    """What ``fills_the_scratch`` reported in ``said`` (its feedback): place -> (megabytes, why it stopped)."""
+    found = re.findall(rf"{SCRATCH_FILLER_PREFIX} (\S+) took (\d+) MB \(([^)]*)\)", said)
+    return {place: (int(megabytes), why) for place, megabytes, why in found}

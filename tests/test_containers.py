@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 from attack_bank import (SCRATCH_FILLER_PREFIX, SECRET_HUNT_PREFIX, SKELETON, attacks, downloads_its_solution,
-                         fills_the_scratch, outlives_the_cleanup, round_two_attacks, secret_hunt)
+                         fills_the_scratch, outlives_the_cleanup, round_two_attacks, scratch_taken, secret_hunt)
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, TEST_SECRET_HEX
 from grading_image import DockerUnavailable, docker, ensure_grading_image, gradescope_run
 from rnnjudge.judge import BUILT_AT_RUN_TIME
 from rnnjudge.otter_plugin import NOTHING_TO_JUDGE
-from rnnjudge.sandbox import TIME_BUDGET_S
+from rnnjudge.sandbox import SCRATCH_PREFIX, TIME_BUDGET_S
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, SLOW_SOLUTION, SOLUTION, apply_edits
@@ -142,8 +142,9 @@ def graded_sample(image, solution_url, tmp_path_factory):
     sources = {"solution": SOLUTION, "skeleton": SKELETON, "secret_hunt": secret_hunt(SECRET_PLACES)}
     sources |= {f"buggy_{n}": apply_edits(BUGGY[n][1]) for n in SAMPLE_BUGGY} | round_four(solution_url)
     results = otter_grade(image, sources, tmp_path_factory.mktemp("otter-grade"))
-    return {"results": results, "rnnlab": rnnlab_grade(sources, tmp_path_factory.mktemp("class") / "in",
-                                                        tmp_path_factory.mktemp("rnnlab-out"))}
+    out = tmp_path_factory.mktemp("rnnlab-out")
+    return {"results": results, "rnnlab": rnnlab_grade(sources, tmp_path_factory.mktemp("class") / "in", out),
+            "filler_feedback": (out / "teams" / "fills_the_scratch" / "feedback.txt").read_text()}
 
 
 def test_otter_grade_gives_the_solution_100_and_the_skeleton_0(graded_sample):
@@ -167,14 +168,16 @@ def test_otter_grade_with_the_network_on_gives_the_downloader_nothing_and_the_sl
     assert results["slow_but_correct"].total == TOTAL_POINTS, results["slow_but_correct"].output
 
 
-def test_the_scratch_is_capped_in_otter_grades_container(graded_sample):
-    """/tmp closed to the worker; its $TMPDIR, on /dev/shm, held to the tmpfs's 64 MB; under
-    bubblewrap its /tmp is a 256 MB tmpfs."""
+def test_the_scratch_is_capped_in_otter_grades_container_as_under_bubblewrap(graded_sample):
+    """/tmp closed to the worker; its $TMPDIR, on /dev/shm, held to the tmpfs's 64 MB: what
+    `rnnlab grade` gives the same file under bubblewrap (its feedback, written beside the grades)."""
     said = everything_said(graded_sample["results"]["fills_the_scratch"])
-    taken = dict(re.findall(rf"{SCRATCH_FILLER_PREFIX} (\S+) took (\d+) MB", said))
-    assert taken.pop("/tmp", None) == "0" and "Permission denied" in said, said[:3000]
-    assert taken and all(place.startswith("/dev/shm/rnnjudge-scratch-") and int(megabytes) <= 64
-                         for place, megabytes in taken.items()), taken
+    routes = {"otter grade": scratch_taken(said), "rnnlab grade": scratch_taken(graded_sample["filler_feedback"])}
+    for route, taken in routes.items():
+        assert taken.pop("/tmp", None) == (0, "Permission denied" if route == "otter grade" else "Read-only file system"), \
+            (route, taken)
+        assert len(taken) == 1 and all(place.startswith(f"/dev/shm/{SCRATCH_PREFIX}") and 0 < megabytes <= 64
+                                       for place, (megabytes, _) in taken.items()), (route, taken)
 
 
 def test_the_secret_never_reaches_otter_grades_feedback(graded_sample):
@@ -211,6 +214,13 @@ def test_gradescope_with_the_network_on_gives_the_downloader_nothing(image, solu
     run = gradescope_run(image, round_four(solution_url)["downloads_its_solution"], tmp_path)
     assert gradescope_points(run["results"]) == 0, run["results"].get("output", "")[-2000:]
     assert f"{BUILT_AT_RUN_TIME} (compile, exec)" in run["results"]["output"]
+
+
+def test_gradescope_gives_the_slow_correct_file_full_marks(image, tmp_path):
+    """A correct file that waits 5 s in every check, at Gradescope's 0.5 CPU: full marks within the
+    budget every route shares, as otter grade and `rnnlab grade` give it (``graded_sample``)."""
+    run = gradescope_run(image, SLOW_SOLUTION, tmp_path)
+    assert gradescope_points(run["results"]) == TOTAL_POINTS, (run["wall_s"], run["results"].get("output", "")[-2000:])
 
 
 def test_gradescope_leaves_no_file_of_the_submission_behind(image, tmp_path):

@@ -15,9 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attack_bank import attacks, downloads_its_solution, otter_log_payload, recorder, replay_attack, round_two_attacks
+from attack_bank import (attacks, downloads_its_solution, fills_the_scratch, otter_log_payload, recorder, replay_attack,
+                         round_two_attacks, scratch_taken)
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, processes_marked
-from rnnjudge.sandbox import RUN_VARIABLE, cgroups_of_run
+from rnnjudge.sandbox import RUN_VARIABLE, SCRATCH_PREFIX, cgroups_of_run
 from rnnjudge.judge import BUILT_AT_RUN_TIME, MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
@@ -562,3 +563,15 @@ def test_compare_lists_submissions_graded_differently(graded_class, tmp_path):
                            "--compare", str(otter_csv)], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "1 submissions graded differently" in proc.stdout and "untouched.py: otter 20, judge 0" in proc.stdout
+
+
+def test_under_bubblewrap_a_submission_writes_only_its_scratch_folder(tmp_path):
+    """As in the grading containers (tests/test_containers.py): a hard-coded /tmp path is refused, and
+    what it writes to its $TMPDIR is held to the scratch folder's 64 MB and gone with the sandbox."""
+    result = judge_submission(_write(tmp_path / "filler.py", fills_the_scratch()), COURSE_KEY, timeout=TIMEOUT)
+    said = json.dumps(result["checks"])
+    taken = scratch_taken(said)
+    assert taken.pop("/tmp", None) == (0, "Read-only file system"), said[:2000]
+    assert len(taken) == 1 and all(place.startswith(f"/dev/shm/{SCRATCH_PREFIX}") and 0 < megabytes <= 64
+                                   for place, (megabytes, _) in taken.items()), taken
+    assert not any(c["passed"] for c in result["checks"].values())

@@ -3,9 +3,12 @@
 Three ways, strongest first:
 
 * ``bwrap`` (bubblewrap, unprivileged through user namespaces): new mount, PID, network, IPC
-  and UTS namespaces; the system and the Python environment read-only; a private, size-capped
-  tmpfs as /tmp; only the worker's files and the submission's copy inside; no network; no
-  capabilities; it dies with the judge.
+  and UTS namespaces; the system and the Python environment read-only; only the worker's files and
+  the submission's copy inside; no network; no capabilities; it dies with the judge. The one
+  folder it can write is its scratch folder, a private tmpfs of ``SCRATCH_BYTES`` on /dev/shm (its
+  home, working folder and TMPDIR); /tmp and every other folder are read-only, as they are closed to
+  the worker in the grading containers, so a file that writes elsewhere fails the same way on every
+  route.
 * ``user`` (inside Docker, where bwrap is usually blocked, as root): the worker runs as the
   unprivileged user ``nobody`` in a scratch folder of its own on /dev/shm's tmpfs
   (``make_scratch``), removed after it. It cannot write the judge's files or signal the judge, and
@@ -46,8 +49,13 @@ INSIDE = "/worker"  # where the worker's folder appears inside the bwrap sandbox
 NOBODY = 65534
 MAX_PROCESSES = 64
 FILE_SIZE_LIMIT = 64 << 20
-TMPFS_BYTES = 256 << 20
-SCRATCH_PARENT = Path("/dev/shm")  # a tmpfs in every Docker container
+# The worker's scratch folder: on /dev/shm, a tmpfs in every Docker container (where ``make_scratch``
+# makes it, capped by that tmpfs: Docker's default is 64 MB) and under bubblewrap (a tmpfs of its own,
+# capped at the same size), so that a submission's writes fit, or fail, alike on every route.
+SCRATCH_PARENT = Path("/dev/shm")
+SCRATCH_PREFIX = "rnnjudge-scratch-"
+SCRATCH_BYTES = 64 << 20
+SANDBOX_SCRATCH = f"{SCRATCH_PARENT}/{SCRATCH_PREFIX}sandbox"  # where bubblewrap mounts it
 CGROUP_EMPTY_SECONDS = 30.0  # how long the clean-up waits for killed processes to leave their cgroup
 # A grading run's name (``rnnlab grade`` sets it for its judges): every cgroup of the run is called
 # ``rnnjudge-<run>-<id>``, so that the run can find and remove its own at the end, and only its own.
@@ -108,14 +116,17 @@ def worker_program(folder: str) -> list[str]:
 def bwrap_command(worker_dir: Path, program: list[str] | None = None) -> list[str]:
     roots = python_roots()
     args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            *system_binds(), "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
-    for root in roots:  # after /tmp's tmpfs: an environment that lives under /tmp stays visible
+            *system_binds(), "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES),
+            "--tmpfs", SANDBOX_SCRATCH, "--dir", "/tmp"]
+    for root in roots:
         args += ["--ro-bind", root, root]
-    for path in hidden_paths(roots):
-        args += ["--tmpfs", path]
-    args += ["--ro-bind", str(worker_dir), INSIDE, "--chdir", "/tmp", "--clearenv",
-             "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
-    for key, value in worker_environment("/tmp").items():
+    for path in hidden_paths(roots):  # an empty tmpfs over it, read-only as the rest
+        args += ["--tmpfs", path, "--remount-ro", path]
+    # The root and /dev (bubblewrap's own tmpfs, /dev/shm in it) read-only last, once every folder
+    # above is made: only the scratch folder's mount stays writable.
+    args += ["--ro-bind", str(worker_dir), INSIDE, "--remount-ro", "/dev", "--remount-ro", "/",
+             "--chdir", SANDBOX_SCRATCH, "--clearenv", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
+    for key, value in worker_environment(SANDBOX_SCRATCH).items():
         args += ["--setenv", key, value]
     return args + (program or worker_program(INSIDE))
 
@@ -382,8 +393,8 @@ def make_scratch() -> Path:
     """``user`` mode: the worker's home, working folder and TMPDIR, and the only folder it can write
     once the grading container has closed the shared ones to it (``rnnjudge.container``): on
     /dev/shm's tmpfs, so capped at its size (Docker's 64 MB unless ``--shm-size``) and counted in the
-    container's memory, as bubblewrap's /tmp is a tmpfs of ``TMPFS_BYTES``. The caller removes it."""
-    folder = Path(tempfile.mkdtemp(prefix="rnnjudge-scratch-", dir=SCRATCH_PARENT if SCRATCH_PARENT.is_dir() else None))
+    container's memory, as bubblewrap's scratch is a tmpfs of ``SCRATCH_BYTES``. The caller removes it."""
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_PARENT if SCRATCH_PARENT.is_dir() else None))
     os.chown(folder, NOBODY, NOBODY)
     return folder
 
