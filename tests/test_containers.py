@@ -280,7 +280,7 @@ def test_the_hunt_finds_the_secret_where_it_is_readable(image, tmp_path):
     assert TEST_SECRET_HEX in json.dumps(results)
 
 
-# -- make test-docker only: the whole bank and every attack through otter grade's containers --------
+# -- make test-docker only: the whole bank and every attack through otter grade's containers and Gradescope
 
 def container_attacks() -> dict[str, str]:
     """The attack bank aimed at the container's layout (its results and submission folders)."""
@@ -290,19 +290,50 @@ def container_attacks() -> dict[str, str]:
                  MARKER).items(), *round_two_attacks(escaped).items()]}
 
 
-@pytest.mark.docker_only
-def test_the_whole_bank_and_every_attack_score_as_under_rnnlab_grade(image, solution_url, tmp_path):
+def whole_bank(solution_url: str) -> dict[str, str]:
+    """Every buggy and correct file of the bank, the slow correct file and every attack."""
     sources = {f"buggy_{name}": apply_edits(edits) for name, (_, edits) in BUGGY.items()}
     sources |= {f"correct_{name}": apply_edits(edits) for name, edits in CORRECT.items()}
     sources |= container_attacks() | {f"attack_{name}": source for name, source in round_four(solution_url).items()
                                       if name != "slow_but_correct"}
     sources["correct_slow"] = SLOW_SOLUTION
+    return sources
+
+
+@pytest.fixture(scope="module")
+def bank_under_rnnlab_grade(solution_url, tmp_path_factory) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """The whole bank, and its per-task points under `rnnlab grade` (bubblewrap), graded once for both routes."""
+    sources = whole_bank(solution_url)
+    return sources, rnnlab_grade(sources, tmp_path_factory.mktemp("bank") / "in", tmp_path_factory.mktemp("bank-out"))
+
+
+def assert_same_scores_as_rnnlab_grade(ours: dict[str, dict[str, float]], theirs: dict[str, dict[str, float]]):
+    differ = {n: (ours[n], theirs[n]) for n in theirs if ours[n] != pytest.approx(theirs[n], abs=1e-3)}
+    assert not differ, differ
+    assert all(sum(ours[n].values()) == pytest.approx(TOTAL_POINTS) for n in ours if n.startswith("correct_"))
+    assert not any(sum(ours[n].values()) > 0 for n in ours if n.startswith("attack_"))
+
+
+@pytest.mark.docker_only
+def test_the_whole_bank_and_every_attack_score_in_otter_grade_as_under_rnnlab_grade(image, bank_under_rnnlab_grade,
+                                                                                     tmp_path):
+    sources, theirs = bank_under_rnnlab_grade
     results = otter_grade(image, sources, tmp_path / "otter")
     failed = {n: str(r.catastrophic_error)[:300] for n, r in results.items() if r.has_catastrophic_failure()}
     assert not failed, failed
-    ours = {name: task_scores(r) for name, r in results.items()}
-    theirs = rnnlab_grade(sources, tmp_path / "class", tmp_path / "out")
-    differ = {n: (ours[n], theirs[n]) for n in sources if ours[n] != pytest.approx(theirs[n], abs=1e-3)}
-    assert not differ, differ
-    assert all(results[n].total == TOTAL_POINTS for n in sources if n.startswith("correct_"))
-    assert not any(results[n].total > 0 for n in sources if n.startswith("attack_"))
+    assert_same_scores_as_rnnlab_grade({name: task_scores(r) for name, r in results.items()}, theirs)
+
+
+@pytest.mark.docker_only
+def test_the_whole_bank_and_every_attack_score_on_gradescope_as_under_rnnlab_grade(image, bank_under_rnnlab_grade,
+                                                                                    tmp_path):
+    """At Gradescope's 0.5 CPU and 768 MB, four containers at a time (two cores' worth)."""
+    sources, theirs = bank_under_rnnlab_grade
+    for name in sources:
+        (tmp_path / name).mkdir()
+    with ThreadPoolExecutor(4) as pool:
+        futures = {name: pool.submit(gradescope_run, image, source, tmp_path / name, 3 * TIMEOUT)
+                   for name, source in sources.items()}
+    ours = {name: {t["name"]: t["score"] for t in future.result()["results"]["tests"] if t["name"] in theirs[name]}
+            for name, future in futures.items()}
+    assert_same_scores_as_rnnlab_grade(ours, theirs)
