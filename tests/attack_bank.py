@@ -447,3 +447,12 @@ def scratch_taken(said: str) -> dict[str, tuple[int, str]]:
     """What ``fills_the_scratch`` reported in ``said`` (its feedback): place -> (megabytes, why it stopped)."""
     found = re.findall(rf"{SCRATCH_FILLER_PREFIX} (\S+) took (\d+) MB \(([^)]*)\)", said)
     return {place: (int(megabytes), why) for place, megabytes, why in found}
+
+
+def assert_wrote_only_its_scratch(said: str, tmp_refused_with: str, scratch: str, cap_mb: int) -> None:
+    """``fills_the_scratch``'s report in ``said``: /tmp refused (0 MB, ``tmp_refused_with``), and its
+    $TMPDIR, a folder whose path starts with ``scratch``, written but held to ``cap_mb``."""
+    taken = scratch_taken(said)
+    assert taken.pop("/tmp", None) == (0, tmp_refused_with), (taken, said[:2000])
+    assert len(taken) == 1 and all(place.startswith(scratch) and 0 < megabytes <= cap_mb
+                                   for place, (megabytes, _) in taken.items()), taken

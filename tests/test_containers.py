@@ -26,13 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from attack_bank import (SCRATCH_FILLER_PREFIX, SECRET_HUNT_PREFIX, SKELETON, attacks, downloads_its_solution,
-                         fills_the_scratch, outlives_the_cleanup, round_two_attacks, scratch_taken, secret_hunt)
+from attack_bank import (SCRATCH_FILLER_PREFIX, SECRET_HUNT_PREFIX, SKELETON, assert_wrote_only_its_scratch, attacks,
+                         downloads_its_solution, fills_the_scratch, outlives_the_cleanup, round_two_attacks, secret_hunt)
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, TEST_SECRET_HEX
 from grading_image import DockerUnavailable, docker, ensure_grading_image, gradescope_run
 from rnnjudge.judge import BUILT_AT_RUN_TIME
 from rnnjudge.otter_plugin import NOTHING_TO_JUDGE
-from rnnjudge.sandbox import SCRATCH_PREFIX, TIME_BUDGET_S
+from rnnjudge.sandbox import SANDBOX_SCRATCH, SCRATCH_BYTES, SCRATCH_PREFIX, TIME_BUDGET_S
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import TASKS, TOTAL_POINTS
 from submission_bank import BUGGY, CORRECT, SLOW_SOLUTION, SOLUTION, apply_edits
@@ -89,8 +89,13 @@ def rnnlab_grade(sources: dict[str, str], folder: Path, out: Path) -> dict[str, 
         return {Path(r["file"]).stem: {t.key: float(r[t.key]) for t in TASKS} for r in csv.DictReader(f)}
 
 
+def gradescope_task_scores(results: dict) -> dict[str, float]:
+    """Per-task points of a Gradescope results.json."""
+    return {t["name"]: t["score"] for t in results["tests"] if t["name"] in {k.key for k in TASKS}}
+
+
 def gradescope_points(results: dict) -> float:
-    return round(sum(t["score"] for t in results["tests"] if t["name"] in {k.key for k in TASKS}), 4)
+    return round(sum(gradescope_task_scores(results).values()), 4)
 
 
 def everything_said(results) -> str:
@@ -171,13 +176,10 @@ def test_otter_grade_with_the_network_on_gives_the_downloader_nothing_and_the_sl
 def test_the_scratch_is_capped_in_otter_grades_container_as_under_bubblewrap(graded_sample):
     """/tmp closed to the worker; its $TMPDIR, on /dev/shm, held to the tmpfs's 64 MB: what
     `rnnlab grade` gives the same file under bubblewrap (its feedback, written beside the grades)."""
-    said = everything_said(graded_sample["results"]["fills_the_scratch"])
-    routes = {"otter grade": scratch_taken(said), "rnnlab grade": scratch_taken(graded_sample["filler_feedback"])}
-    for route, taken in routes.items():
-        assert taken.pop("/tmp", None) == (0, "Permission denied" if route == "otter grade" else "Read-only file system"), \
-            (route, taken)
-        assert len(taken) == 1 and all(place.startswith(f"/dev/shm/{SCRATCH_PREFIX}") and 0 < megabytes <= 64
-                                       for place, (megabytes, _) in taken.items()), (route, taken)
+    assert_wrote_only_its_scratch(everything_said(graded_sample["results"]["fills_the_scratch"]), "Permission denied",
+                                  f"/dev/shm/{SCRATCH_PREFIX}", SCRATCH_BYTES >> 20)
+    assert_wrote_only_its_scratch(graded_sample["filler_feedback"], "Read-only file system", SANDBOX_SCRATCH,
+                                  SCRATCH_BYTES >> 20)
 
 
 def test_the_secret_never_reaches_otter_grades_feedback(graded_sample):
@@ -334,6 +336,5 @@ def test_the_whole_bank_and_every_attack_score_on_gradescope_as_under_rnnlab_gra
     with ThreadPoolExecutor(4) as pool:
         futures = {name: pool.submit(gradescope_run, image, source, tmp_path / name, 3 * TIMEOUT)
                    for name, source in sources.items()}
-    ours = {name: {t["name"]: t["score"] for t in future.result()["results"]["tests"] if t["name"] in theirs[name]}
-            for name, future in futures.items()}
-    assert_same_scores_as_rnnlab_grade(ours, theirs)
+    assert_same_scores_as_rnnlab_grade({name: gradescope_task_scores(future.result()["results"])
+                                        for name, future in futures.items()}, theirs)

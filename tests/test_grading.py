@@ -15,10 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attack_bank import (attacks, downloads_its_solution, fills_the_scratch, otter_log_payload, recorder, replay_attack,
-                         round_two_attacks, scratch_taken)
+from attack_bank import (assert_wrote_only_its_scratch, attacks, downloads_its_solution, fills_the_scratch,
+                         otter_log_payload, recorder, replay_attack, round_two_attacks)
 from conftest import COURSE_KEY, RUNS_THE_JUDGE, processes_marked
-from rnnjudge.sandbox import RUN_VARIABLE, SCRATCH_PREFIX, cgroups_of_run
+from rnnjudge.sandbox import RUN_VARIABLE, SANDBOX_SCRATCH, SCRATCH_BYTES, cgroups_of_run
 from rnnjudge.judge import BUILT_AT_RUN_TIME, MAX_CODE_BYTES, NO_AUTHORS, judge_submission
 from rnnlab.autograder_build import build_autograder_zip
 from rnnlab.tasks import NOTEBOOK_POINTS, QUESTIONS, TASKS, TOTAL_POINTS
@@ -569,9 +569,6 @@ def test_under_bubblewrap_a_submission_writes_only_its_scratch_folder(tmp_path):
     """As in the grading containers (tests/test_containers.py): a hard-coded /tmp path is refused, and
     what it writes to its $TMPDIR is held to the scratch folder's 64 MB and gone with the sandbox."""
     result = judge_submission(_write(tmp_path / "filler.py", fills_the_scratch()), COURSE_KEY, timeout=TIMEOUT)
-    said = json.dumps(result["checks"])
-    taken = scratch_taken(said)
-    assert taken.pop("/tmp", None) == (0, "Read-only file system"), said[:2000]
-    assert len(taken) == 1 and all(place.startswith(f"/dev/shm/{SCRATCH_PREFIX}") and 0 < megabytes <= 64
-                                   for place, (megabytes, _) in taken.items()), taken
+    assert_wrote_only_its_scratch(json.dumps(result["checks"]), "Read-only file system", SANDBOX_SCRATCH,
+                                  SCRATCH_BYTES >> 20)
     assert not any(c["passed"] for c in result["checks"].values())
